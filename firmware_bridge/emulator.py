@@ -199,7 +199,8 @@ class Emulator:
         """Map an ASCII line onto a synthetic frame so the same receiver rules apply."""
         if line is None:
             self._emit({"event": "reject", "reason": "syntax"}, now)
-            self._receiver_events(self.receiver.on_rejection(RejectReason.BODY), now)
+            events = self.receiver.on_rejection(RejectReason.BODY)  # counts it, like a bad frame
+            self._receiver_events([e for e in events if e.kind != "reject"], now)
             return
         message: Hello | Decision | Heartbeat | Fault | Stop
         if line.kind == "hello":

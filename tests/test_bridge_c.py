@@ -46,8 +46,9 @@ def test_c_host_unit_tests(tmp_path):
 def test_avr_cross_compile_fits_an_uno(tmp_path):
     missing = cbuild.missing_tools(avr=True)
     assert not missing, f"{missing} not installed: run `make system-deps` (gcc-avr, avr-libc)"
-    output = cbuild.make(["avr"], tmp_path)
+    output = cbuild.make(["avr", "sketch"], tmp_path)
     print(output)
+    assert "mi_bridge_receiver.ino type-checks" in output
     usage = cbuild.avr_usage(output)
     assert 0 < usage["flash_bytes"] < 4096, usage  # of 32 KiB
     assert 0 < usage["ram_bytes"] < 256, usage  # of 2 KiB

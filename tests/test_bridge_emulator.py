@@ -99,3 +99,20 @@ def test_emulator_stop_is_immediate(emulator):
         port.flush()
         records = _wait_for(log, lambda r: any(x.get("reason") == "stop" for x in r))
     assert [r["command"] for r in records if r["event"] == "command"] == [1, -1]
+
+
+def test_emulator_ascii_mode_applies_the_same_rules():
+    from firmware_bridge.emulator import Emulator
+
+    records: list[dict] = []
+    emu = Emulator(ascii_mode=True, heartbeat_timeout_ms=100, on_record=records.append)
+    emu.step(b"!HELLO L=left R=right\nR 0.90\nQ 0.50\nL 7.00\n")
+    emu.step(b"- 0.30\n!FAULT board_lost\nL 0.90\n")
+    events = [(r["event"], r.get("reason") or r.get("command") or r.get("type")) for r in records]
+    assert events == [
+        ("frame", "HELLO"), ("state", "none"), ("frame", "DECISION"), ("command", 1),
+        ("reject", "label"), ("reject", "syntax"),
+        ("frame", "DECISION"), ("command", -1), ("frame", "FAULT"), ("state", "fault"),
+        ("frame", "DECISION"), ("ignored", None),
+    ]
+    assert emu.receiver.rejected == 1 and emu.receiver.is_safe
