@@ -342,11 +342,13 @@ def load_epochs(
     parts: list[EpochSet] = []
     group_offset = 0
     for p in map(Path, paths):
-        if p.exists() and p.is_file():
+        if not p.is_file():
+            raise DataError(f"{p}: no such file")
+        try:
             with np.load(p, allow_pickle=False) as probe:
                 is_continuous = "raw" in probe.files
-        else:
-            raise DataError(f"{p}: no such file")
+        except Exception as exc:
+            raise DataError(f"{p}: not a readable npz file ({exc})") from exc
         if is_continuous:
             margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
             d = _epochs_from_continuous(p, event_map, margin)

@@ -1,0 +1,72 @@
+"""The edge runtime must run on a Pi without torch or scikit-learn."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import REPO, S007
+
+FORBIDDEN = ("torch", "sklearn", "mne", "pyriemann", "export")
+
+BLOCKER = textwrap.dedent(
+    """
+    import sys, importlib.abc
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {forbidden!r}:
+                raise ImportError(f"{{name}} is not available on the device")
+            return None
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def test_no_forbidden_imports_in_edge_source():
+    for py in (REPO / "edge").rglob("*.py"):
+        tree = ast.parse(py.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in FORBIDDEN, f"{py}: imports {name}"
+
+
+def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
+    path, clf, _ = s007_fast_bundle
+    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
+        f"""
+        import numpy as np
+        from edge.bundle import open_bundle
+        from edge.decoders import load_decoder
+        from edge.cli import main
+        b = open_bundle({str(path)!r})
+        raw = np.load({str(S007)!r})
+        X = raw["X"][raw["run"] == 12][:, :, 160:480].astype(float)
+        for name in b.decoder_names:
+            dec = load_decoder(b, name)
+            p = np.stack([dec.predict_proba(x) for x in X])
+            assert p.shape == (len(X), len(b.classes)), p.shape
+            np.save({str(Path(path).parent / "edge_proba.npy")!r}, p)
+        assert main(["check", {str(path)!r}]) == 0
+        for mod in {FORBIDDEN!r}:
+            assert mod not in sys.modules, mod
+        print("edge ok")
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "edge ok" in r.stdout
+    import numpy as np
+
+    from export.data import load_epochs
+
+    test = load_epochs([S007], window=(0.5, 2.5), runs=[12])
+    p = np.load(Path(path).parent / "edge_proba.npy")
+    assert np.max(np.abs(p - clf.predict_proba(test.X))) <= 1e-9
