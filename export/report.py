@@ -130,13 +130,16 @@ def write_report(bundle_path: str | Path, out_dir: str | Path,
         for g, s in zip(groups, share, strict=True):
             for ch in g["channels"]:
                 best[ch] = max(best[ch], float(s))
-        xs = [pos[c][0] for c in pos]
-        ys = [pos[c][1] for c in pos]
-        sc = ax.scatter(xs, ys, c=[best[c] for c in pos], s=160, cmap="magma", vmin=0,
-                        vmax=max(1e-6, max(best.values())), edgecolors="k")
-        for c in pos:
-            ax.annotate(c, pos[c], ha="center", va="center", fontsize=5, color="w")
-        ax.add_patch(plt.Circle((0, 0), 0.095, fill=False))
+        xy = np.array([pos[c] for c in pos])
+        centre = np.array(pos.get("Cz", xy.mean(axis=0)))
+        xy = xy - centre
+        radius = 1.08 * np.max(np.linalg.norm(xy, axis=1))
+        sc = ax.scatter(xy[:, 0], xy[:, 1], c=[best[c] for c in pos], s=150, cmap="viridis",
+                        vmin=0, vmax=max(1e-6, max(best.values())), edgecolors="k")
+        for c, (x, y) in zip(pos, xy, strict=True):
+            ax.annotate(c, (x, y - 0.012 * radius / 0.1), ha="center", va="top", fontsize=5)
+        ax.add_patch(plt.Circle((0, 0), radius, fill=False))
+        ax.plot([-0.08 * radius, 0, 0.08 * radius], [radius, 1.1 * radius, radius], "k-")  # nose
         ax.set_aspect("equal")
         ax.axis("off")
         fig.colorbar(sc, ax=ax, label="best significant share of a group containing it")
