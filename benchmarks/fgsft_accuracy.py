@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--subjects", nargs="+", help="e.g. S001 S002 (default: all)")
     ap.add_argument("--tasks", nargs="+", default=["imagery_left_right", "imagery_fists_feet"])
     ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse the rows already in --json (same grid and window assumed)")
     args = ap.parse_args(argv)
     if not SHARED.is_dir():
         print(f"benchmark data not found at {SHARED} (../shared/data beside the repo)",
@@ -99,8 +101,17 @@ def main(argv: list[str] | None = None) -> int:
              f"{'train s':>9}"
     print(header, flush=True)
     rows = []
+    done = {}
+    if args.resume and args.json and args.json.exists():
+        done = {(r["subject"], r["task"]): r for r in json.loads(args.json.read_text())["rows"]}
     for f in files:
-        r = run_subject(f, args.window, args.grid, args.jobs)
+        runs = np.unique(np.load(f)["run"])
+        if len(runs) < 2:
+            print(f"{f.name}: one run only ({runs.tolist()}), no leave-one-run-out split; skipped",
+                  flush=True)
+            continue
+        key = (f.name.split("_")[0], f.stem.split("_", 1)[1])
+        r = done.get(key) or run_subject(f, args.window, args.grid, args.jobs)
         rows.append(r)
         print(f"{r['subject']:<8}{r['task']:<20}{r['n_trials']:>7}{r['fgsft']:>8.3f}"
               f"{r['csp_lda']:>9.3f}{r['ts_lr']:>8.3f}{r['fgsft_train_s_mean']:>9.1f}", flush=True)
