@@ -6,6 +6,13 @@ version, every member's size and SHA-256, and every decoder built from its array
 
 from __future__ import annotations
 
+import os
+
+# Small-matrix numpy work (filters, covariances, divCSP) only slows down with several BLAS
+# threads, badly so on a shared or small CPU; the user can still override these.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import json
 import logging

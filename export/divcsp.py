@@ -70,63 +70,60 @@ def _whitener(s: np.ndarray) -> np.ndarray:
     return (evecs / np.sqrt(evals)) @ evecs.T
 
 
-def _inv_logdet(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse and log-determinant of a batch of small SPD matrices."""
-    inv = np.linalg.inv(b)
-    _, logdet = np.linalg.slogdet(b)
-    return inv, logdet
-
-
 class _Problem:
-    """Whitened covariances and the objective/gradient of J at a rotation."""
+    """Whitened covariances and the objective/gradient of J at a rotation.
+
+    Trials are stored sorted by class so that class means are slices; every evaluation is a few
+    batched matrix products over all trials at once.
+    """
 
     def __init__(self, covs: np.ndarray, y: np.ndarray, d: int, lam: float):
         classes = np.unique(y)
         if len(classes) != 2:
             raise ValueError(f"divCSP is binary; got {len(classes)} classes")
+        order = np.argsort(y != classes[0], kind="stable")
+        self.n0 = int(np.sum(y == classes[0]))
         s = [covs[y == c].mean(axis=0) for c in classes]
         self.P = _whitener(s[0] + s[1])
-        white = self.P @ covs @ self.P
-        self.class_means = np.stack([self.P @ sc @ self.P for sc in s])  # (2, D, D)
-        self.trials = [white[y == c] for c in classes]  # (N_c, D, D) each
+        self.trials = self.P @ covs[order] @ self.P  # (N, D, D), class 0 first
+        self.cls = (y[order] != classes[0]).astype(np.intp)
         self.d = d
         self.lam = lam
+
+    def _class_means(self, a: np.ndarray) -> np.ndarray:
+        return np.stack([a[: self.n0].mean(axis=0), a[self.n0 :].mean(axis=0)])
 
     def value_and_parts(self, R: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
         d, lam = self.d, self.lam
         Rd = R[:d]
-        # rows d of the rotated class means, and their d x d blocks
-        Ym = Rd @ self.class_means  # (2, d, D)
-        Bm = Ym @ Rd.T  # (2, d, d)
-        Tm = Ym @ R.T if grad else Ym  # rows :d of R S R'
-        inv_m, logdet_m = _inv_logdet(Bm)
-        # inter-class symmetric KL
+        Y = Rd @ self.trials  # (N, d, D): rows d of R S_i (whitened)
+        B = Y @ Rd.T  # (N, d, d): B(S_i)
+        Bm = self._class_means(B)  # B(S_c) = mean_i B(S_i), B is linear in S
+        inv_m = np.linalg.inv(Bm)
         j_inter = 0.5 * (np.trace(inv_m[1] @ Bm[0]) + np.trace(inv_m[0] @ Bm[1])) - d
         J = (1.0 - lam) * j_inter
-        A = np.zeros((d, R.shape[0])) if grad else None
-        if grad:
-            g1 = 0.5 * (inv_m[1] - inv_m[0] @ Bm[1] @ inv_m[0])
-            g2 = 0.5 * (inv_m[0] - inv_m[1] @ Bm[0] @ inv_m[1])
-            A += (1.0 - lam) * (g1 @ Tm[0] + g2 @ Tm[1])
         if lam > 0:
-            j_intra = 0.0
-            for c, trials in enumerate(self.trials):
-                Yi = Rd @ trials  # (N, d, D)
-                Bi = Yi @ Rd.T  # (N, d, d)
-                logdet_i = np.linalg.slogdet(Bi)[1]
-                kl = 0.5 * (np.einsum("ij,nji->n", inv_m[c], Bi) - logdet_i + logdet_m[c] - d)
-                j_intra += kl.mean()
-                if grad:
-                    # d/dB_i and d/dB_c of mean_i KL(B_i || B_c)
-                    gi = 0.5 * (inv_m[c][None] - np.linalg.inv(Bi))  # (N, d, d)
-                    gc = 0.5 * (inv_m[c] - inv_m[c] @ Bi.mean(axis=0) @ inv_m[c])
-                    # sum_i gi_i (Rd S_i R') = (mean_i gi_i Yi) R'
-                    A -= 0.5 * lam * (np.matmul(gi, Yi).mean(axis=0) @ R.T + gc @ Tm[c])
-            J -= 0.5 * lam * j_intra
+            logdet_m = np.linalg.slogdet(Bm)[1]
+            logdet_i = np.linalg.slogdet(B)[1]
+            kl = 0.5 * (np.einsum("nij,nji->n", inv_m[self.cls], B) - logdet_i
+                        + logdet_m[self.cls] - d)
+            J -= 0.5 * lam * (kl[: self.n0].mean() + kl[self.n0 :].mean())
         if not grad:
             return float(J), None
+        # A = sum_m Gamma_m (R S_m R')[:d, :] = (sum_m Gamma_m Y_m) R'
+        Ym = self._class_means(Y)  # rows d of R S_c
+        g1 = 0.5 * (inv_m[1] - inv_m[0] @ Bm[1] @ inv_m[0])
+        g2 = 0.5 * (inv_m[0] - inv_m[1] @ Bm[0] @ inv_m[1])
+        A = (1.0 - lam) * (g1 @ Ym[0] + g2 @ Ym[1])
+        if lam > 0:
+            # d/dB_i and d/dB_c of mean_i KL(B_i || B_c), per class
+            gi = 0.5 * (inv_m[self.cls] - np.linalg.inv(B))  # (N, d, d)
+            giY = self._class_means(np.matmul(gi, Y))  # (2, d, D)
+            for c in (0, 1):
+                gc = 0.5 * (inv_m[c] - inv_m[c] @ Bm[c] @ inv_m[c])
+                A -= 0.5 * lam * (giY[c] + gc @ Ym[c])
         G = np.zeros((R.shape[0], R.shape[0]))
-        G[:d] = A
+        G[:d] = A @ R.T
         return float(J), G - G.T
 
 
@@ -153,7 +150,7 @@ def divcsp_objective(covs: np.ndarray, y: np.ndarray, R: np.ndarray, d: int = 4,
 
 
 def _csp_rotation(problem: _Problem) -> np.ndarray:
-    evals, evecs = np.linalg.eigh(problem.class_means[0])
+    evals, evecs = np.linalg.eigh(problem.trials[: problem.n0].mean(axis=0))
     order = np.argsort(-np.maximum(evals, 1.0 - evals), kind="stable")
     return evecs[:, order].T
 

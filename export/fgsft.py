@@ -12,8 +12,9 @@ covariance once for all channels, and electrode groups are sub-matrices of it. T
 search reuses the per-fold segment features and grows the per-fold Gram matrices incrementally,
 so each merged set costs a kernel-SVM fit on a trials x trials matrix.
 
-The SVM is ``sklearn.svm.SVC(kernel="linear", C=1)``: hinge loss, unpenalised bias, which is
-MATLAB ``fitclinear``'s default objective (lambda = 1/n) up to the solver.
+The SVM is libsvm's C-SVC with a linear kernel and C = 1 (what ``sklearn.svm.SVC(kernel="linear",
+C=1)`` runs; see :mod:`export.linear_svm`): hinge loss, unpenalised bias, which is MATLAB
+``fitclinear``'s default objective (lambda = 1/n) up to the solver.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import sklearn
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
-from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 from edge.decoders.fgsft import FGSFTModel
@@ -36,6 +35,7 @@ from edge.filterbank import bandpass, fgsft_bands
 from edge.windows import PAPER_WINDOW_LENGTHS, time_windows
 from export.divcsp import divcsp
 from export.electrode_groups import ElectrodeGroup, all_groups
+from export.linear_svm import fit_kernel_svm, fit_linear_svm
 
 __all__ = ["GridSpec", "FGSFTConfig", "FGSFTClassifier", "lobo_blocks", "GRIDS"]
 
@@ -119,8 +119,7 @@ def _score_band(
     feats : ndarray, shape (n_windows, n_groups, n_folds, n_trials, d)
         Features of every trial computed with the filters of each fold's training trials.
     """
-    with threadpool_limits(1), sklearn.config_context(assume_finite=True,
-                                                      skip_parameter_validation=True):
+    with threadpool_limits(1):
         folds = np.unique(blocks)
         xf = bandpass(X, band[0], band[1], sfreq)
         acc = np.zeros((len(windows), len(groups)))
@@ -137,8 +136,8 @@ def _score_band(
                     W = divcsp(cg[train], y[train], d=dg, lam=lam, max_iter=max_iter).filters
                     F = log_variance_features(cg, W)
                     feats[w, g, f, :, :dg] = F
-                    svm = SVC(kernel="linear", C=1.0).fit(F[train], y[train])
-                    dec = F[~train] @ svm.coef_[0] + svm.intercept_[0]
+                    weights, bias = fit_linear_svm(F[train], y[train])
+                    dec = F[~train] @ weights + bias
                     acc[w, g] += np.mean((dec > 0) == (y[~train] == 1)) / len(folds)
                     margin[w, g] += np.mean(dec * ysign[~train]) / len(folds)
         return acc, margin, feats
@@ -170,8 +169,8 @@ def _lobo_gram_scores(
         acc = 0.0
         for f, fold in enumerate(folds):
             tr, te = blocks != fold, blocks == fold
-            svm = SVC(kernel="precomputed", C=1.0).fit(grams[f][np.ix_(tr, tr)], y[tr])
-            dec[te] = svm.decision_function(grams[f][np.ix_(te, tr)])
+            support, dual, bias = fit_kernel_svm(grams[f][np.ix_(tr, tr)], y[tr])
+            dec[te] = grams[f][np.ix_(te, np.flatnonzero(tr)[support])] @ dual + bias
             acc += float(np.mean((dec[te] > 0) == (y[te] == 1))) / len(folds)
         js.append(j)
         accs.append(acc)
@@ -227,6 +226,12 @@ class FGSFTClassifier:
         sfreq : float
         ch_names : list of str
         """
+        # BLAS threads only slow down the many tiny matrix products here
+        with threadpool_limits(1):
+            return self._fit(X, y, groups, sfreq, ch_names)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray, sfreq: float,
+             ch_names: list[str]) -> FGSFTClassifier:
         cfg = self.config
         if cfg.grid not in GRIDS:
             raise ValueError(f"unknown grid {cfg.grid!r}; choose from {', '.join(GRIDS)}")
@@ -294,10 +299,10 @@ class FGSFTClassifier:
         members, coefs, intercepts, platt = [], [], [], []
         for j in chosen:
             Fj = F_all[:, :j].reshape(len(y), -1)
-            svm = SVC(kernel="linear", C=1.0).fit(Fj, y)
+            weights, bias = fit_linear_svm(Fj, y)
             members.append(np.arange(j, dtype=np.int64))
-            coefs.append(svm.coef_.ravel().astype(float))
-            intercepts.append(float(svm.intercept_[0]))
+            coefs.append(weights)
+            intercepts.append(bias)
             platt.append(_platt(oof[j], y))
         model.members, model.coefs = members, coefs
         model.intercepts, model.platt = np.array(intercepts), np.array(platt)
