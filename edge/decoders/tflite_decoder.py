@@ -1,0 +1,110 @@
+"""Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA int8 through LiteRT.
+
+The interpreter is ``tflite_runtime`` when installed (the classic Pi wheel), otherwise
+``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4). Neither is imported
+until a decoder of this kind is built, so the edge runs without them as long as the bundle's
+decoder is not a TFLite one; asking for one then fails with an install hint.
+
+A fully int8 model has int8 input and output tensors: the window is quantized with the input
+tensor's scale and zero point, and the output dequantized with the output's, then clipped to
+[0, 1] and renormalised (int8 rounding can make probabilities sum to 1 ± 1/256).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.bundle import Bundle
+from edge.decoders import register_kind
+from edge.decoders.onnx_decoder import NeuralDecoder, default_threads
+from edge.errors import BundleError
+from edge.preprocessing import Preprocessing
+
+__all__ = ["TFLiteDecoder", "TFLiteRunner", "interpreter_class"]
+
+
+def interpreter_class():
+    """``(Interpreter, package name)``: tflite_runtime if importable, else ai_edge_litert."""
+    errors = []
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite_runtime"
+    except Exception as exc:  # ImportError, or numpy-ABI failures of the old wheel
+        errors.append(f"tflite_runtime: {exc}")
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai_edge_litert"
+    except Exception as exc:
+        errors.append(f"ai_edge_litert: {exc}")
+    raise BundleError("this decoder needs a TFLite interpreter: pip install ai-edge-litert "
+                      "(or tflite-runtime); " + "; ".join(errors))
+
+
+class TFLiteRunner:
+    """One TFLite model, fixed input (1, C, T): float32 window in, probabilities out."""
+
+    def __init__(self, model: bytes | str | Path, threads: int = 1):
+        cls, self.package = interpreter_class()
+        kwargs: dict[str, Any] = {"num_threads": int(threads)}
+        if isinstance(model, bytes | bytearray):
+            kwargs["model_content"] = bytes(model)
+        else:
+            kwargs["model_path"] = str(model)
+        try:
+            self.it = cls(**kwargs)
+            self.it.allocate_tensors()
+        except Exception as exc:
+            raise BundleError(f"{self.package} cannot load the TFLite model ({exc})") from exc
+        self.inp = self.it.get_input_details()[0]
+        self.out = self.it.get_output_details()[0]
+        self.input_shape = tuple(int(d) for d in self.inp["shape"])
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of one preprocessed window (C, T) float32, shape (n_classes,)."""
+        x = x[None]
+        dtype = self.inp["dtype"]
+        if dtype != np.float32:
+            scale, zero = self.inp["quantization"]
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+        self.it.set_tensor(self.inp["index"], x)
+        self.it.invoke()
+        y = self.it.get_tensor(self.out["index"])[0]
+        if self.out["dtype"] != np.float32:
+            scale, zero = self.out["quantization"]
+            y = (y.astype(np.float64) - zero) * scale
+        y = np.clip(np.asarray(y, dtype=np.float64), 0.0, 1.0)
+        total = y.sum()
+        return y / total if total > 0 else np.full(y.shape, 1.0 / len(y))
+
+
+@register_kind("tflite")
+class TFLiteDecoder(NeuralDecoder):
+    """A TFLite model (int8) in tflite_runtime or ai_edge_litert."""
+
+    kind = "tflite"
+
+    def __init__(self, name: str, classes: list[str], prep: Preprocessing, n_channels: int,
+                 n_samples: int, tmin: float, model: bytes | str | Path, threads: int = 1):
+        super().__init__(name, classes, prep, n_channels, n_samples, tmin)
+        self.runner = TFLiteRunner(model, threads)
+        if self.runner.input_shape[1:] != (n_channels, n_samples):
+            raise BundleError(f"decoder {name}: model input {self.runner.input_shape}, the "
+                              f"bundle's window is ({n_channels}, {n_samples})")
+        self.threads = int(threads)
+        self.interpreter = self.runner.package
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, name: str, spec: dict[str, Any],
+                    threads: int | None = None) -> TFLiteDecoder:
+        p = cls._parse(bundle, name, spec)
+        return cls(name, p["classes"], p["prep"], p["n_channels"], p["n_samples"], p["tmin"],
+                   p["path"], threads=threads or default_threads())
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self.runner(x)

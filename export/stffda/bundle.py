@@ -1,0 +1,196 @@
+"""Write a trained STFF-DA net into a bundle as up to three decoders.
+
+* ``<prefix>_fp32`` (kind ``onnx``): the fp32 ONNX, also loadable by BrainFlow's ``MLModel``;
+* ``<prefix>_int8`` (kind ``onnx``): ONNX Runtime int8, the scheme chosen by
+  :func:`export.stffda.quantize.select_scheme`;
+* ``<prefix>_tflite_int8`` (kind ``tflite``): full int8 through LiteRT, when the ``litert``
+  extra is installed (``tflite="auto"``), required (``"on"``) or skipped (``"off"``).
+
+Every spec records the input and output tensors, the preprocessing (numbers the edge runs), the
+architecture and training settings, the quantization scheme and the measured fp32-vs-int8
+deviation on windows that were not used for calibration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.bundle_writer import BundleWriter
+from export.data import EpochSet, file_sha256
+from export.stffda.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx, onnx_io
+from export.stffda.quantize import deviation, run_onnx, select_scheme
+from export.stffda.train import TrainConfig, Trained, predict_proba
+
+__all__ = ["ExportedModels", "export_models", "write_stffda"]
+
+Progress = Callable[[str], None]
+
+
+class ExportedModels(dict):
+    """name suffix -> {"bytes": model bytes, "kind", "quantization", "fp32_vs_int8", "io"}."""
+
+
+def export_models(trained: Trained, calib: np.ndarray, check: np.ndarray,
+                  y_check: np.ndarray | None = None, *, tflite: str = "auto",
+                  progress: Progress | None = None) -> ExportedModels:
+    """Export fp32 ONNX, int8 ONNX and (optionally) int8 TFLite, with their measurements.
+
+    Parameters
+    ----------
+    calib : ndarray, shape (n, C, T)
+        Preprocessed windows for static calibration (training data).
+    check : ndarray, shape (m, C, T)
+        Preprocessed windows not used for calibration, for the fp32-vs-int8 comparison.
+    """
+    say = progress or (lambda m: None)
+    out = ExportedModels()
+    p_torch = predict_proba(trained.net, check)
+    fp32 = export_onnx(trained.net)
+    p_fp32 = run_onnx(fp32, check)
+    io = onnx_io(fp32)
+    out["fp32"] = {
+        "bytes": fp32, "kind": "onnx", "io": io,
+        "quantization": {"scheme": "none (fp32)"},
+        "fp32_vs_int8": None,
+        "torch_vs_onnx": deviation(p_torch, p_fp32, y_check),
+    }
+    say(f"ONNX fp32: {len(fp32)} bytes, max |p_onnx - p_torch| "
+        f"{out['fp32']['torch_vs_onnx']['max_abs_posterior_deviation']:.2e}")
+    scheme, int8, report = select_scheme(fp32, calib, check, y_check)
+    out["int8"] = {
+        "bytes": int8, "kind": "onnx", "io": onnx_io(int8),
+        "quantization": {"tool": "onnxruntime.quantization", "scheme": scheme,
+                         "weights": "int8", "candidates": report},
+        "fp32_vs_int8": report["schemes"][scheme] | {"reference": "ONNX fp32"},
+    }
+    say(f"ONNX int8 ({scheme}): {len(int8)} bytes ({len(fp32) / len(int8):.1f}x smaller), "
+        f"agreement {report['schemes'][scheme]['decision_agreement']:.3f}, max dev "
+        f"{report['schemes'][scheme]['max_abs_posterior_deviation']:.4f}")
+    if tflite != "off":
+        from export.stffda.tflite_export import (
+            export_tflite_fp32,
+            litert_available,
+            quantize_tflite_int8,
+            run_tflite,
+        )
+
+        why = litert_available()
+        if why is not None:
+            if tflite == "on":
+                raise RuntimeError(why)
+            say(f"skipping TFLite: {why}")
+        else:
+            tfl32 = export_tflite_fp32(trained.net)
+            tfl8 = quantize_tflite_int8(tfl32, calib)
+            dev = deviation(p_fp32, run_tflite(tfl8, check), y_check)
+            out["tflite_int8"] = {
+                "bytes": tfl8, "kind": "tflite",
+                "io": {"input_shape": [1, *check.shape[1:]], "input_dtype": "int8 (quantized "
+                       "from the float32 preprocessed window)", "output": "int8 probabilities, "
+                       "dequantized"},
+                "quantization": {"tool": "litert_torch + ai_edge_quantizer",
+                                 "scheme": "static_wi8_ai8 (int8 weights and activations, "
+                                           "LSTM included; min-max calibration)",
+                                 "tflite_fp32_bytes": len(tfl32)},
+                "fp32_vs_int8": dev | {"bytes": len(tfl8),
+                                       "size_ratio": len(fp32) / len(tfl8),
+                                       "size_ratio_vs_tflite_fp32": len(tfl32) / len(tfl8),
+                                       "reference": "ONNX fp32"},
+            }
+            say(f"TFLite int8: {len(tfl8)} bytes (fp32 TFLite {len(tfl32)}), agreement "
+                f"{dev['decision_agreement']:.3f}, max dev "
+                f"{dev['max_abs_posterior_deviation']:.4f}")
+    return out
+
+
+def _calib_and_check(trained: Trained, ep_wide: EpochSet, n_samples: int, tc: TrainConfig,
+                     max_calib: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calibrate on the centre windows of the non-validation runs; check on the validation run.
+
+    The check run was held out for early stopping only (with ``refit`` the final net also trained
+    on it), and never used for calibration.
+    """
+    from export.stffda.train import epochs_to_crops
+
+    data = epochs_to_crops(ep_wide, n_samples, trained.prep, tc.crop_step)
+    val_run = trained.history.get("val_run")
+    is_val = data.runs == val_run if val_run is not None else np.zeros(len(data.y), bool)
+    if not is_val.any() or is_val.all():  # one run: split trials in two halves
+        is_val = np.arange(len(data.y)) % 2 == 1
+    calib = data.windows[~is_val][:max_calib]
+    return calib, data.windows[is_val], data.y[is_val]
+
+
+def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: EpochSet,
+                 window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
+                 provenance: dict[str, Any] | None = None,
+                 progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
+    """Export and add the decoders to a (new or existing) bundle.
+
+    Returns
+    -------
+    path : Path
+    summary : dict
+        Decoder name -> size, quantization scheme and fp32-vs-int8 deviation.
+    """
+    cfg = trained.net.cfg
+    calib, check, y_check = _calib_and_check(trained, ep_wide, cfg.n_samples, tc)
+    models = export_models(trained, calib, check, y_check, tflite=tflite, progress=progress)
+    writer = BundleWriter(bundle, ep_wide.class_names, ep_wide.ch_names, ep_wide.sfreq)
+    hist = {k: v for k, v in trained.history.items() if k not in ("val_loss", "val_acc")}
+    base_prov = {
+        "inputs": [{"file": p.name, "sha256": file_sha256(p)} for p in ep_wide.sources],
+        "subjects": ep_wide.subjects,
+        "runs": sorted(int(r) for r in np.unique(ep_wide.runs)),
+        "n_trials": int(len(ep_wide.y)),
+        "class_counts": np.bincount(ep_wide.y, minlength=len(ep_wide.class_names)).tolist(),
+        **(provenance or {}),
+    }
+    summary: dict[str, Any] = {}
+    for suffix, m in models.items():
+        name = f"{prefix}_{suffix}"
+        ext = "tflite" if m["kind"] == "tflite" else "onnx"
+        member = writer.add_member(f"{name}.{ext}", m["bytes"])
+        spec = {
+            "kind": m["kind"],
+            "members": [member],
+            "model": member,
+            "window": {"tmin": float(window[0]), "tmax": float(window[1]),
+                       "n_samples": cfg.n_samples},
+            "preprocessing": trained.prep.to_dict(),
+            "input": {
+                "name": m["io"].get("input_name", INPUT_NAME if ext == "onnx" else "args_0"),
+                "shape": m["io"].get("input_shape"),
+                "dtype": m["io"].get("input_dtype", "float32"),
+                "layout": "(1, channels in the bundle's order, samples at the bundle's rate)",
+                "values": "the window after `preprocessing` (not raw µV)",
+            },
+            "output": {"name": m["io"].get("output_name", OUTPUT_NAME),
+                       "shape": [1, len(ep_wide.class_names)],
+                       "meaning": "softmax probabilities in the bundle's class order"},
+            "params": {"model": "STFF-DA (CNN + LSTM + additive temporal attention)",
+                       "architecture": cfg.to_dict(), "training": tc.to_dict(),
+                       "history": hist},
+            "quantization": m["quantization"],
+            "fp32_vs_int8": m["fp32_vs_int8"],
+            "model_bytes": len(m["bytes"]),
+        }
+        if suffix == "fp32":
+            spec["torch_vs_onnx"] = m["torch_vs_onnx"]
+            spec["brainflow"] = {
+                "loads_in_MLModel": True, "opset": m["io"]["opset"],
+                "ir_version": m["io"]["ir_version"],
+                "usage": "BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED, "
+                         "BrainFlowClassifiers.ONNX_CLASSIFIER); file = this member; "
+                         f"output_name = '{OUTPUT_NAME}'; predict(preprocessed window .ravel()) "
+                         "returns the class probabilities",
+            }
+        writer.add_decoder(name, spec, base_prov)
+        summary[name] = {"kind": m["kind"], "bytes": len(m["bytes"]),
+                         "quantization": m["quantization"].get("scheme"),
+                         "fp32_vs_int8": m["fp32_vs_int8"]}
+    return writer.close(), summary
