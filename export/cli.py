@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
+    __import__("export.stffda.cli", fromlist=["add_subparser"]).add_subparser(sub)
     return parser
 
 

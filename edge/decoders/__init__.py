@@ -73,4 +73,8 @@ def load_decoder(bundle: Bundle, name: str) -> Decoder:
 
 def _import_kinds() -> None:
     # decoder modules register themselves on import
-    from edge.decoders import fgsft  # noqa: F401
+    from edge.decoders import fgsft, onnx_decoder  # noqa: F401
+    try:  # imports no interpreter until a TFLite decoder is built; fail soft regardless
+        from edge.decoders import tflite_decoder  # noqa: F401
+    except ImportError:
+        pass
