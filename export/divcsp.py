@@ -25,6 +25,11 @@ is ``R <- expm(t G) R`` with an Armijo backtracking line search on ``t``; a step
 it increases J, so J never decreases. The paper initialises ``R`` at random; we start from the
 CSP rotation (the ``lambda = 0`` optimum), which is deterministic and converges in few steps.
 
+Problems that share their trials and channels (the time windows of one band and electrode
+group) are solved in lockstep as a batch (:func:`divcsp_batch`): every numpy call then serves
+all of them, which is what makes the paper grid affordable. Each problem keeps its own step size
+and stopping point, so the result is the same as solving it alone.
+
 Filters are ``W = V E`` with ``V' = R_d P`` and ``E`` the eigenvectors of ``V' S_1 V``, ordered so
 that the most discriminative filter (eigenvalue furthest from 1/2) comes first.
 
@@ -43,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import expm
 
-__all__ = ["DivCSPResult", "divcsp", "divcsp_objective", "csp_filters"]
+__all__ = ["DivCSPResult", "divcsp", "divcsp_batch", "divcsp_objective", "csp_filters"]
 
 
 @dataclass
@@ -65,66 +70,78 @@ class DivCSPResult:
 
 
 def _whitener(s: np.ndarray) -> np.ndarray:
+    """``s^(-1/2)`` of a batch of SPD matrices (eigenvalues floored for rank deficiency)."""
     evals, evecs = np.linalg.eigh(s)
-    evals = np.maximum(evals, evals[-1] * 1e-10)
-    return (evecs / np.sqrt(evals)) @ evecs.T
+    evals = np.maximum(evals, evals[..., -1:] * 1e-10)
+    return (evecs / np.sqrt(evals)[..., None, :]) @ np.swapaxes(evecs, -1, -2)
 
 
 class _Problem:
-    """Whitened covariances and the objective/gradient of J at a rotation.
+    """A batch of divCSP problems sharing labels: whitened covariances, J and its gradient.
 
     Trials are stored sorted by class so that class means are slices; every evaluation is a few
-    batched matrix products over all trials at once.
+    batched matrix products over all problems and trials at once.
     """
 
     def __init__(self, covs: np.ndarray, y: np.ndarray, d: int, lam: float):
+        # covs: (n_problems, N, D, D)
         classes = np.unique(y)
         if len(classes) != 2:
             raise ValueError(f"divCSP is binary; got {len(classes)} classes")
         order = np.argsort(y != classes[0], kind="stable")
         self.n0 = int(np.sum(y == classes[0]))
-        s = [covs[y == c].mean(axis=0) for c in classes]
-        self.P = _whitener(s[0] + s[1])
-        self.trials = self.P @ covs[order] @ self.P  # (N, D, D), class 0 first
+        covs = covs[:, order]
+        self.s1 = covs[:, : self.n0].mean(axis=1)  # (n_problems, D, D), unwhitened
+        self.P = _whitener(self.s1 + covs[:, self.n0 :].mean(axis=1))
+        self.trials = self.P[:, None] @ covs @ self.P[:, None]  # (n_problems, N, D, D)
         self.cls = (y[order] != classes[0]).astype(np.intp)
         self.d = d
         self.lam = lam
 
     def _class_means(self, a: np.ndarray) -> np.ndarray:
-        return np.stack([a[: self.n0].mean(axis=0), a[self.n0 :].mean(axis=0)])
+        """(n_problems, N, ...) -> (n_problems, 2, ...)"""
+        return np.stack([a[:, : self.n0].mean(axis=1), a[:, self.n0 :].mean(axis=1)], axis=1)
 
-    def value_and_parts(self, R: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
+    def value_and_parts(self, R: np.ndarray, idx: np.ndarray | None = None,
+                        grad: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """J (n,) and, with ``grad``, the skew gradients (n, D, D) at rotations R (n, D, D).
+
+        ``idx`` selects the problems R belongs to (default: all).
+        """
         d, lam = self.d, self.lam
-        Rd = R[:d]
-        Y = Rd @ self.trials  # (N, d, D): rows d of R S_i (whitened)
-        B = Y @ Rd.T  # (N, d, d): B(S_i)
-        Bm = self._class_means(B)  # B(S_c) = mean_i B(S_i), B is linear in S
-        inv_m = np.linalg.inv(Bm)
-        j_inter = 0.5 * (np.trace(inv_m[1] @ Bm[0]) + np.trace(inv_m[0] @ Bm[1])) - d
-        J = (1.0 - lam) * j_inter
+        trials = self.trials if idx is None else self.trials[idx]
+        Rd = R[:, :d]  # (n, d, D)
+        Y = Rd[:, None] @ trials  # (n, N, d, D): rows d of R S_i
+        B = Y @ np.swapaxes(Rd, -1, -2)[:, None]  # (n, N, d, d): B(S_i)
+        Bm = self._class_means(B)  # B(S_c) = mean_i B(S_i): B is linear in S
+        inv_m = np.linalg.inv(Bm)  # (n, 2, d, d)
+        tr = np.einsum("nij,nji->n", inv_m[:, 1], Bm[:, 0]) + np.einsum(
+            "nij,nji->n", inv_m[:, 0], Bm[:, 1])
+        J = (1.0 - lam) * (0.5 * tr - d)
         if lam > 0:
-            logdet_m = np.linalg.slogdet(Bm)[1]
-            logdet_i = np.linalg.slogdet(B)[1]
-            kl = 0.5 * (np.einsum("nij,nji->n", inv_m[self.cls], B) - logdet_i
-                        + logdet_m[self.cls] - d)
-            J -= 0.5 * lam * (kl[: self.n0].mean() + kl[self.n0 :].mean())
+            logdet_m = np.linalg.slogdet(Bm)[1]  # (n, 2)
+            logdet_i = np.linalg.slogdet(B)[1]  # (n, N)
+            inv_c = inv_m[:, self.cls]  # (n, N, d, d)
+            kl = 0.5 * (np.einsum("nkij,nkji->nk", inv_c, B) - logdet_i
+                        + logdet_m[:, self.cls] - d)
+            J = J - 0.5 * lam * (kl[:, : self.n0].mean(axis=1) + kl[:, self.n0 :].mean(axis=1))
         if not grad:
-            return float(J), None
+            return J, None
         # A = sum_m Gamma_m (R S_m R')[:d, :] = (sum_m Gamma_m Y_m) R'
-        Ym = self._class_means(Y)  # rows d of R S_c
-        g1 = 0.5 * (inv_m[1] - inv_m[0] @ Bm[1] @ inv_m[0])
-        g2 = 0.5 * (inv_m[0] - inv_m[1] @ Bm[0] @ inv_m[1])
-        A = (1.0 - lam) * (g1 @ Ym[0] + g2 @ Ym[1])
+        Ym = self._class_means(Y)  # (n, 2, d, D)
+        i0, i1, b0, b1 = inv_m[:, 0], inv_m[:, 1], Bm[:, 0], Bm[:, 1]
+        g1 = 0.5 * (i1 - i0 @ b1 @ i0)
+        g2 = 0.5 * (i0 - i1 @ b0 @ i1)
+        A = (1.0 - lam) * (g1 @ Ym[:, 0] + g2 @ Ym[:, 1])
         if lam > 0:
             # d/dB_i and d/dB_c of mean_i KL(B_i || B_c), per class
-            gi = 0.5 * (inv_m[self.cls] - np.linalg.inv(B))  # (N, d, d)
-            giY = self._class_means(np.matmul(gi, Y))  # (2, d, D)
-            for c in (0, 1):
-                gc = 0.5 * (inv_m[c] - inv_m[c] @ Bm[c] @ inv_m[c])
-                A -= 0.5 * lam * (giY[c] + gc @ Ym[c])
-        G = np.zeros((R.shape[0], R.shape[0]))
-        G[:d] = A @ R.T
-        return float(J), G - G.T
+            gi = 0.5 * (inv_c - np.linalg.inv(B))  # (n, N, d, d)
+            giY = self._class_means(gi @ Y)  # (n, 2, d, D)
+            gc = 0.5 * (inv_m - inv_m @ Bm @ inv_m)  # (n, 2, d, d)
+            A = A - 0.5 * lam * (giY.sum(axis=1) + (gc @ Ym).sum(axis=1))
+        G = np.zeros_like(R)
+        G[:, :d] = A @ np.swapaxes(R, -1, -2)
+        return J, G - np.swapaxes(G, -1, -2)
 
 
 def divcsp_objective(covs: np.ndarray, y: np.ndarray, R: np.ndarray, d: int = 4,
@@ -144,15 +161,17 @@ def divcsp_objective(covs: np.ndarray, y: np.ndarray, R: np.ndarray, d: int = 4,
     G : ndarray, shape (n_channels, n_channels)
         Skew-symmetric; ``d/dt J(expm(t M) R) at t=0 = <G, M>`` for skew ``M``.
     """
-    value, grad = _Problem(covs, y, d, lam).value_and_parts(R, grad=True)
+    value, grad = _Problem(covs[None], y, d, lam).value_and_parts(R[None], grad=True)
     assert grad is not None
-    return value, grad
+    return float(value[0]), grad[0]
 
 
 def _csp_rotation(problem: _Problem) -> np.ndarray:
-    evals, evecs = np.linalg.eigh(problem.trials[: problem.n0].mean(axis=0))
-    order = np.argsort(-np.maximum(evals, 1.0 - evals), kind="stable")
-    return evecs[:, order].T
+    """CSP rotations (n, D, D): eigenvectors of the whitened class-1 mean, most extreme first."""
+    evals, evecs = np.linalg.eigh(problem.trials[:, : problem.n0].mean(axis=1))
+    order = np.argsort(-np.maximum(evals, 1.0 - evals), axis=-1, kind="stable")
+    evecs = np.take_along_axis(evecs, order[:, None, :], axis=-1)
+    return np.swapaxes(evecs, -1, -2)
 
 
 def csp_filters(covs: np.ndarray, y: np.ndarray, d: int = 4) -> np.ndarray:
@@ -162,8 +181,95 @@ def csp_filters(covs: np.ndarray, y: np.ndarray, d: int = 4) -> np.ndarray:
     -------
     ndarray, shape (n_channels, d)
     """
-    problem = _Problem(covs, y, d, 0.0)
-    return (_csp_rotation(problem)[:d] @ problem.P).T
+    problem = _Problem(covs[None], y, d, 0.0)
+    return (_csp_rotation(problem)[0, :d] @ problem.P[0]).T
+
+
+def divcsp_batch(
+    covs: np.ndarray,
+    y: np.ndarray,
+    d: int = 4,
+    lam: float = 0.1,
+    max_iter: int = 30,
+    tol: float = 1e-5,
+    init: np.ndarray | None = None,
+) -> list[DivCSPResult]:
+    """Fit divCSP for a batch of problems that share trials' labels and channel count.
+
+    Parameters
+    ----------
+    covs : ndarray, shape (n_problems, n_trials, n_channels, n_channels)
+        Trial covariances of each problem (e.g. the time windows of one band and group).
+    y : ndarray of int, shape (n_trials,)
+        Two classes.
+    d : int
+        Subspace dimension (number of filters), at most n_channels.
+    lam : float
+        Intra-class regularisation weight lambda in [0, 1).
+    max_iter : int
+        Maximum accepted gradient steps per problem.
+    tol : float
+        A problem stops when a step improves its J by less than ``tol * max(1, |J|)``.
+    init : ndarray, shape (n_problems, n_channels, n_channels), optional
+        Initial rotations in the whitened space; default the CSP rotations.
+
+    Returns
+    -------
+    list of DivCSPResult, one per problem
+    """
+    n_prob, _, n_ch, _ = covs.shape
+    d = min(d, n_ch)
+    problem = _Problem(covs, y, d, lam)
+    R = _csp_rotation(problem) if init is None else np.array(init, dtype=float)
+    J, G = problem.value_and_parts(R, grad=True)
+    history = [[float(j)] for j in J]
+    n_iter = np.zeros(n_prob, dtype=int)
+    active = np.full(n_prob, lam > 0)
+    angle = np.full(n_prob, 0.25)  # first trial step, as a rotation angle along the gradient
+    for _ in range(max_iter):
+        assert G is not None
+        gnorm = np.sqrt(np.sum(G * G, axis=(1, 2)))
+        active &= gnorm > 1e-10
+        if not active.any():
+            break
+        # Armijo backtracking along the geodesics expm(t G) R, each problem its own t
+        idx = np.flatnonzero(active)
+        t = angle[idx] / gnorm[idx]
+        accepted = np.zeros(len(idx), dtype=bool)
+        R_new = R[idx].copy()
+        J_new = J[idx].copy()
+        searching = np.ones(len(idx), dtype=bool)
+        for _ls in range(12):
+            s = np.flatnonzero(searching)
+            if s.size == 0:
+                break
+            cand = expm(t[s, None, None] * G[idx[s]]) @ R[idx[s]]
+            j_cand, _ = problem.value_and_parts(cand, idx[s])
+            ok = j_cand >= J[idx[s]] + 1e-4 * t[s] * gnorm[idx[s]] ** 2
+            R_new[s[ok]], J_new[s[ok]] = cand[ok], j_cand[ok]
+            accepted[s[ok]] = True
+            searching[s[ok]] = False
+            t[s[~ok]] *= 0.3
+        # problems with no ascent step are at a (local) maximum: they stop
+        active[idx[~accepted]] = False
+        upd = idx[accepted]
+        if upd.size == 0:
+            break
+        improvement = J_new[accepted] - J[upd]
+        R[upd] = R_new[accepted]
+        J_upd, G_upd = problem.value_and_parts(R[upd], upd, grad=True)
+        J[upd], G[upd] = J_upd, G_upd
+        n_iter[upd] += 1
+        for k, p in enumerate(upd):
+            history[p].append(float(J_upd[k]))
+        angle[upd] = np.minimum(1.0, 2.0 * t[accepted] * gnorm[upd])
+        active[upd[improvement < tol * np.maximum(1.0, np.abs(J_upd))]] = False
+    V = np.swapaxes(R[:, :d] @ problem.P, -1, -2)  # (n, n_channels, d)
+    evals, E = np.linalg.eigh(np.swapaxes(V, -1, -2) @ problem.s1 @ V)
+    order = np.argsort(-np.abs(evals - 0.5), axis=-1, kind="stable")
+    W = V @ np.take_along_axis(E, order[:, None, :], axis=-1)
+    return [DivCSPResult(filters=W[k], objective=history[k], n_iter=int(n_iter[k]))
+            for k in range(n_prob)]
 
 
 def divcsp(
@@ -175,62 +281,19 @@ def divcsp(
     tol: float = 1e-5,
     init: np.ndarray | None = None,
 ) -> DivCSPResult:
-    """Fit divCSP spatial filters from trial covariances.
+    """Fit divCSP spatial filters from the trial covariances of one segment.
 
     Parameters
     ----------
     covs : ndarray, shape (n_trials, n_channels, n_channels)
         Trial covariances (one band, window and electrode group).
     y : ndarray of int, shape (n_trials,)
-        Two classes.
-    d : int
-        Subspace dimension (number of filters), at most n_channels.
-    lam : float
-        Intra-class regularisation weight lambda in [0, 1).
-    max_iter : int
-        Maximum accepted gradient steps.
-    tol : float
-        Stop when a step improves J by less than ``tol * max(1, |J|)``.
-    init : ndarray, shape (n_channels, n_channels), optional
-        Initial rotation in the whitened space; default the CSP rotation.
+
+    Other parameters are those of :func:`divcsp_batch`.
 
     Returns
     -------
     DivCSPResult
     """
-    n_ch = covs.shape[-1]
-    d = min(d, n_ch)
-    problem = _Problem(covs, y, d, lam)
-    R = _csp_rotation(problem) if init is None else np.array(init, dtype=float)
-    J, G = problem.value_and_parts(R, grad=True)
-    history = [J]
-    angle = 0.25  # first trial step, as a rotation angle (radians) along the gradient
-    n_iter = 0
-    if lam > 0:
-        for n_iter in range(1, max_iter + 1):  # noqa: B007
-            assert G is not None
-            gnorm = float(np.sqrt(np.sum(G * G)))
-            if gnorm < 1e-10:
-                break
-            # Armijo backtracking along the geodesic expm(t G) R
-            t = angle / gnorm
-            for _ in range(12):
-                R_new = expm(t * G) @ R
-                J_new, _ = problem.value_and_parts(R_new, grad=False)
-                if J_new >= J + 1e-4 * t * gnorm**2:
-                    break
-                t *= 0.3
-            else:
-                break  # no ascent step found: J is at a (local) maximum
-            improvement = J_new - J
-            R = R_new
-            J, G = problem.value_and_parts(R, grad=True)
-            history.append(J)
-            angle = min(1.0, 2.0 * t * gnorm)
-            if improvement < tol * max(1.0, abs(J)):
-                break
-    V = (R[:d] @ problem.P).T  # (n_channels, d)
-    s1 = covs[y == np.unique(y)[0]].mean(axis=0)
-    evals, E = np.linalg.eigh(V.T @ s1 @ V)
-    order = np.argsort(-np.abs(evals - 0.5), kind="stable")
-    return DivCSPResult(filters=V @ E[:, order], objective=history, n_iter=n_iter)
+    return divcsp_batch(covs[None], y, d=d, lam=lam, max_iter=max_iter, tol=tol,
+                        init=None if init is None else np.asarray(init)[None])[0]

@@ -33,7 +33,7 @@ from edge.decoders.fgsft import FGSFTModel
 from edge.features import covariances, log_variance_features, sub_covariances
 from edge.filterbank import bandpass, fgsft_bands
 from edge.windows import PAPER_WINDOW_LENGTHS, time_windows
-from export.divcsp import divcsp
+from export.divcsp import divcsp, divcsp_batch
 from export.electrode_groups import ElectrodeGroup, all_groups
 from export.linear_svm import fit_kernel_svm, fit_linear_svm
 
@@ -122,22 +122,25 @@ def _score_band(
     with threadpool_limits(1):
         folds = np.unique(blocks)
         xf = bandpass(X, band[0], band[1], sfreq)
+        # (n_windows, n_trials, C, C): every window's covariances, all channels
+        cov = np.stack([covariances(xf[..., start:stop]) for start, stop in windows])
         acc = np.zeros((len(windows), len(groups)))
         margin = np.zeros_like(acc)
         feats = np.zeros((len(windows), len(groups), len(folds), len(y), d))
         ysign = np.where(y == 1, 1.0, -1.0)
-        for w, (start, stop) in enumerate(windows):
-            cov = covariances(xf[..., start:stop])
-            for g, group in enumerate(groups):
-                cg = sub_covariances(cov, np.array(group.channels))
-                dg = min(d, len(group.channels))
-                for f, fold in enumerate(folds):
-                    train = blocks != fold
-                    W = divcsp(cg[train], y[train], d=dg, lam=lam, max_iter=max_iter).filters
-                    F = log_variance_features(cg, W)
-                    feats[w, g, f, :, :dg] = F
-                    weights, bias = fit_linear_svm(F[train], y[train])
-                    dec = F[~train] @ weights + bias
+        for g, group in enumerate(groups):
+            cg = sub_covariances(cov, np.array(group.channels))
+            dg = min(d, len(group.channels))
+            for f, fold in enumerate(folds):
+                train = blocks != fold
+                # the windows of this group and fold, solved together
+                fits = divcsp_batch(cg[:, train], y[train], d=dg, lam=lam, max_iter=max_iter)
+                W = np.stack([r.filters for r in fits])  # (n_windows, C_g, dg)
+                F = log_variance_features(cg, W[:, None])  # (n_windows, n_trials, dg)
+                feats[:, g, f, :, :dg] = F
+                for w in range(len(windows)):
+                    weights, bias = fit_linear_svm(F[w, train], y[train])
+                    dec = F[w, ~train] @ weights + bias
                     acc[w, g] += np.mean((dec > 0) == (y[~train] == 1)) / len(folds)
                     margin[w, g] += np.mean(dec * ysign[~train]) / len(folds)
         return acc, margin, feats

@@ -92,3 +92,18 @@ def test_regularised_filters_are_valid_features(mu_data):
     norms = np.linalg.norm(w0, axis=0) * np.linalg.norm(wc, axis=0)
     cos = np.abs(np.sum(w0 * wc, axis=0)) / norms
     assert np.all(cos > 0.999)
+
+
+def test_batch_solves_each_problem_as_if_alone():
+    """The lockstep batch (all windows of a band and group) equals solving each one alone."""
+    from export.divcsp import divcsp_batch
+
+    ep = load_epochs([S007], channels=SENSORIMOTOR, window=(0.5, 2.5))
+    xf = bandpass(ep.X, 8.0, 13.0, ep.sfreq)
+    covs = np.stack([covariances(xf[..., s:s + 64]) for s in range(0, 257, 32)])
+    batch = divcsp_batch(covs, ep.y, d=4, lam=0.1, max_iter=10)
+    for k, res in enumerate(batch):
+        alone = divcsp(covs[k], ep.y, d=4, lam=0.1, max_iter=10)
+        assert res.n_iter == alone.n_iter
+        np.testing.assert_allclose(res.objective, alone.objective, rtol=1e-9)
+        np.testing.assert_allclose(res.filters, alone.filters, rtol=1e-6, atol=1e-9)
