@@ -18,11 +18,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
+
+from edge.errors import InputError
+from edge.recording import ContinuousRecording, load_continuous
+from edge.recording import resample as _resample
 
 __all__ = [
     "DataError",
@@ -35,10 +37,9 @@ __all__ = [
 ]
 
 EPOCH_KEYS = ("X", "y", "class_names", "ch_names", "sfreq", "tmin")
-CONTINUOUS_KEYS = ("raw", "events", "ch_names", "sfreq")
 
 
-class DataError(ValueError):
+class DataError(InputError, ValueError):
     """A recording cannot be used as asked: bad file, missing channel, class or window."""
 
 
@@ -104,34 +105,6 @@ class EpochSet:
         )
 
 
-@dataclass
-class ContinuousRecording:
-    """A whole run as recorded, with its cue events.
-
-    Attributes
-    ----------
-    raw : ndarray, shape (n_channels, n_samples)
-        EEG in µV, float64.
-    events : ndarray of int, shape (n_events, 2)
-        ``[onset_sample, code]``; ``onset_sample`` indexes ``raw`` columns.
-    event_names : list of str
-    ch_names : list of str
-    sfreq : float
-    subject : str
-    run : int
-    source : Path
-    """
-
-    raw: np.ndarray
-    events: np.ndarray
-    event_names: list[str]
-    ch_names: list[str]
-    sfreq: float
-    subject: str
-    run: int
-    source: Path
-
-
 def file_sha256(path: str | Path) -> str:
     """SHA-256 of a file, hex encoded."""
     h = hashlib.sha256()
@@ -167,15 +140,6 @@ def _channel_index(ch_names: Sequence[str], wanted: Sequence[str] | None,
             f"it has {', '.join(ch_names)}"
         )
     return [lookup[ch.lower()] for ch in wanted]
-
-
-def _resample(x: np.ndarray, sfreq: float, target: float | None) -> tuple[np.ndarray, float]:
-    """Polyphase resampling along the last axis (anti-aliased by scipy)."""
-    if target is None or np.isclose(sfreq, target):
-        return x, sfreq
-    ratio = Fraction(target / sfreq).limit_denominator(1000)
-    y = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
-    return y, float(target)
 
 
 def _window_slice(tmin_file: float, n_file: int, sfreq: float, window: tuple[float, float],
@@ -244,29 +208,6 @@ def _default_event_map(event_names: list[str], source: Path) -> dict[int, str]:
         if m.group(2) != "rest":
             out[code] = m.group(2)
     return out
-
-
-def load_continuous(path: str | Path) -> ContinuousRecording:
-    """Read a continuous (``*_continuous.npz``) recording."""
-    path = Path(path)
-    d = _open_npz(path, CONTINUOUS_KEYS)
-    raw = np.asarray(d["raw"], dtype=np.float64)
-    events = np.asarray(d["events"], dtype=np.int64)
-    if raw.ndim != 2 or events.ndim != 2 or events.shape[1] != 2:
-        raise DataError(f"{path}: raw must be (channels, samples) and events (n, 2)")
-    ch_names = [str(c) for c in d["ch_names"]]
-    if len(ch_names) != raw.shape[0]:
-        raise DataError(f"{path}: {len(ch_names)} channel names for {raw.shape[0]} rows")
-    return ContinuousRecording(
-        raw=raw,
-        events=events,
-        event_names=[str(e) for e in np.atleast_1d(d.get("event_names", np.array([])))],
-        ch_names=ch_names,
-        sfreq=float(d["sfreq"]),
-        subject=str(d.get("subject", path.stem)),
-        run=int(d.get("run", 0)),
-        source=path,
-    )
 
 
 def _epochs_from_continuous(

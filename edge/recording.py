@@ -1,0 +1,109 @@
+"""Continuous recordings (``*_continuous.npz``) for replay, shared with the exporter.
+
+One reader for both sides: the exporter epochs these files for training, the runtime replays
+them through the same loop that serves a live board.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from edge.errors import InputError
+
+__all__ = ["ContinuousRecording", "load_continuous", "resample"]
+
+CONTINUOUS_KEYS = ("raw", "events", "ch_names", "sfreq")
+
+
+@dataclass
+class ContinuousRecording:
+    """A whole run as recorded, with its cue events.
+
+    Attributes
+    ----------
+    raw : ndarray, shape (n_channels, n_samples)
+        EEG in µV, float64.
+    events : ndarray of int, shape (n_events, 2)
+        ``[onset_sample, code]``; ``onset_sample`` indexes ``raw`` columns.
+    event_names : list of str
+    ch_names : list of str
+    sfreq : float
+    subject : str
+    run : int
+    source : Path
+    """
+
+    raw: np.ndarray
+    events: np.ndarray
+    event_names: list[str]
+    ch_names: list[str]
+    sfreq: float
+    subject: str
+    run: int
+    source: Path
+
+    def pick(self, channels: list[str]) -> np.ndarray:
+        """Rows of ``channels`` (case-insensitive names), in that order; error names the missing."""
+        lookup = {n.lower(): i for i, n in enumerate(self.ch_names)}
+        missing = [c for c in channels if c.lower() not in lookup]
+        if missing:
+            raise InputError(f"{self.source}: channel(s) {', '.join(missing)} not in the "
+                             f"recording; it has {', '.join(self.ch_names)}")
+        return self.raw[[lookup[c.lower()] for c in channels]]
+
+    def resampled(self, sfreq: float) -> ContinuousRecording:
+        """The recording at another rate (polyphase), event onsets scaled."""
+        if np.isclose(sfreq, self.sfreq):
+            return self
+        raw, _ = resample(self.raw, self.sfreq, sfreq)
+        events = self.events.copy()
+        events[:, 0] = np.round(events[:, 0] * sfreq / self.sfreq).astype(np.int64)
+        return ContinuousRecording(raw, events, self.event_names, self.ch_names, float(sfreq),
+                                   self.subject, self.run, self.source)
+
+
+def resample(x: np.ndarray, sfreq: float, target: float | None) -> tuple[np.ndarray, float]:
+    """Polyphase resampling along the last axis (anti-aliased by scipy)."""
+    if target is None or np.isclose(sfreq, target):
+        return x, sfreq
+    ratio = Fraction(target / sfreq).limit_denominator(1000)
+    y = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    return y, float(target)
+
+
+def load_continuous(path: str | Path) -> ContinuousRecording:
+    """Read a continuous (``*_continuous.npz``) recording (pickle refused)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            d = {k: npz[k] for k in npz.files}
+    except Exception as exc:
+        raise InputError(f"{path}: not a readable npz file ({exc})") from exc
+    missing = [k for k in CONTINUOUS_KEYS if k not in d]
+    if missing:
+        raise InputError(f"{path}: missing key(s) {', '.join(missing)}; a continuous recording "
+                         f"needs {list(CONTINUOUS_KEYS)}")
+    raw = np.asarray(d["raw"], dtype=np.float64)
+    events = np.asarray(d["events"], dtype=np.int64)
+    if raw.ndim != 2 or events.ndim != 2 or events.shape[1] != 2:
+        raise InputError(f"{path}: raw must be (channels, samples) and events (n, 2)")
+    ch_names = [str(c) for c in d["ch_names"]]
+    if len(ch_names) != raw.shape[0]:
+        raise InputError(f"{path}: {len(ch_names)} channel names for {raw.shape[0]} rows")
+    return ContinuousRecording(
+        raw=raw,
+        events=events,
+        event_names=[str(e) for e in np.atleast_1d(d.get("event_names", np.array([])))],
+        ch_names=ch_names,
+        sfreq=float(d["sfreq"]),
+        subject=str(d.get("subject", path.stem)),
+        run=int(d.get("run", 0)),
+        source=path,
+    )
