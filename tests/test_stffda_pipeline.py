@@ -111,7 +111,9 @@ def test_manifest_records_input_preprocessing_quantization(stffda_bundle):
         if name != "stffda_fp32":
             dev = spec["fp32_vs_int8"]
             assert dev["decision_agreement"] >= MIN_AGREEMENT
-            assert "max_abs_posterior_deviation" in dev and dev["size_ratio"] > 1
+            assert "max_abs_posterior_deviation" in dev
+            # TFLite int8 is compared with TFLite fp32 (its graph overhead is not ONNX's)
+            assert dev.get("size_ratio_vs_tflite_fp32", dev["size_ratio"]) > 1
     assert b.decoder_spec("stffda_int8")["fp32_vs_int8"]["size_ratio"] >= 2.0  # tiny test net
 
 
