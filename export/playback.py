@@ -1,0 +1,297 @@
+"""Write a BrainFlow playback file from a real continuous recording.
+
+BrainFlow's ``PLAYBACK_FILE_BOARD`` replays a file written by ``DataFilter.write_file`` as if
+the master board (a Cyton, a Cyton + Daisy...) were streaming it, in real time. With such a
+file the whole runtime (acquisition, windows, decoders, decisions, serial bridge) runs on real
+EEG without a headset.
+
+The file has exactly ``BoardShim.get_num_rows(master_board)`` rows: BrainFlow skips every line
+with another field count, so a file written for one board and played as another delivers zero
+samples and raises no error. Rows:
+
+* package counter: 0..255 wrapping (step 2 from 1 for a Cyton + Daisy, as BrainFlow numbers
+  its joined packets);
+* EEG inputs: the named recording channels, one per input in order, resampled to the board's
+  rate (``scipy.signal.resample_poly``); inputs without a name are zero;
+* timestamp: ``start_time + i / (rate * speed)`` s, monotonic (BrainFlow paces the playback by
+  it, so ``speed > 1`` plays faster; it replaces the value by the wall clock on playback);
+* marker: the recording's event code + 1 at the cue sample (eegmmidb: 1 = T0 rest,
+  2 = T1 left, 3 = T2 right), 0 elsewhere;
+* every other row (accelerometer, analog, other): 0.
+
+Values are written with six decimals (``%lf``), i.e. to 1e-6 µV.
+
+A JSON sidecar ``OUT.json`` (the output path with ``.json`` appended) records the board, the
+channel of each input, the marker map, the rate, the speed and the SHA-256 of the source
+recording; ``mi-edge`` reads its channels as the default montage and its board as the default
+master board.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from brainflow.board_shim import BoardShim, BrainFlowError
+from brainflow.data_filter import DataFilter
+
+from edge.acquisition import (
+    BoardConfigError,
+    board_label,
+    resolve_board,
+    sidecar_path,
+)
+from export.data import DataError, _resample, file_sha256, load_continuous
+
+__all__ = ["PlaybackFile", "write_playback", "add_subparser", "cmd_playback"]
+
+log = logging.getLogger(__name__)
+
+# Package-counter step and first value per master board (see edge.acquisition._COUNTERS).
+_COUNTER_STEP = {2: (2, 1)}
+
+
+@dataclass
+class PlaybackFile:
+    """What :func:`write_playback` wrote.
+
+    Attributes
+    ----------
+    path, sidecar : Path
+        The BrainFlow file and its JSON sidecar.
+    board_id : int
+        Master board the file is for.
+    sfreq : float
+        The board's rate, Hz (the samples' rate).
+    n_samples : int
+        Samples (lines) in the file.
+    channels : list of (str or None)
+        Recording channel on each EEG input; None for a zero-filled input.
+    markers : ndarray of int, shape (n_markers, 2)
+        ``[sample, marker value]`` of every cue written.
+    """
+
+    path: Path
+    sidecar: Path
+    board_id: int
+    sfreq: float
+    n_samples: int
+    channels: list[str | None]
+    markers: np.ndarray
+
+
+def write_playback(
+    continuous_npz: str | Path,
+    out_file: str | Path,
+    board: str | int = "cyton",
+    channels: Sequence[str] | None = None,
+    *,
+    start_s: float = 0.0,
+    duration_s: float | None = None,
+    speed: float = 1.0,
+    start_time: float = 0.0,
+) -> PlaybackFile:
+    """Write a BrainFlow playback file (and its JSON sidecar) from a continuous recording.
+
+    Parameters
+    ----------
+    continuous_npz : path
+        A ``*_continuous.npz`` recording (``raw`` (n_channels, n_samples) µV, ``events``).
+    out_file : path
+        The BrainFlow file to write; ``out_file + ".json"`` gets the sidecar.
+    board : str or int
+        Master board: ``cyton`` (8 inputs, 250 Hz), ``cyton-daisy`` (16, 125 Hz) or a BrainFlow
+        board id.
+    channels : sequence of str
+        Recording channel for each EEG input of the board, in input order (required). Fewer
+        names than inputs leave the remaining inputs at zero (logged).
+    start_s, duration_s : float
+        The part of the recording to write, s (default: all of it).
+    speed : float
+        Playback speed: the timestamp row advances ``1 / (rate * speed)`` per sample, and
+        BrainFlow paces the playback by it (tests use a few times real time).
+    start_time : float
+        Timestamp of the first sample, s.
+
+    Returns
+    -------
+    PlaybackFile
+
+    Raises
+    ------
+    DataError
+        Missing or unknown channels, too many names, an empty selection.
+    """
+    board_id = resolve_board(board)
+    try:
+        descr = BoardShim.get_board_descr(board_id)
+    except BrainFlowError as exc:
+        raise BoardConfigError(f"{board_label(board_id)} cannot be a playback master: {exc}") \
+            from exc
+    num_rows = int(descr["num_rows"])
+    eeg_rows = list(descr.get("eeg_channels", []))
+    rate = float(descr["sampling_rate"])
+    if not eeg_rows:
+        raise BoardConfigError(f"{board_label(board_id)} has no EEG inputs")
+    if not speed > 0:
+        raise DataError(f"speed must be > 0, got {speed}")
+    rec = load_continuous(continuous_npz)
+    if not channels:
+        raise DataError(
+            f"give the recording channel for each of the {len(eeg_rows)} EEG inputs of "
+            f"{board_label(board_id)}, in input order (--channels C3 Cz C4 ...); the recording "
+            f"has {', '.join(rec.ch_names)}")
+    if len(channels) > len(eeg_rows):
+        raise DataError(f"{len(channels)} channels given but {board_label(board_id)} has "
+                        f"{len(eeg_rows)} EEG inputs")
+    lookup = {c.lower(): i for i, c in enumerate(rec.ch_names)}
+    missing = [c for c in channels if c.lower() not in lookup]
+    if missing:
+        raise DataError(f"{rec.source}: channel(s) {', '.join(missing)} not in the recording; it "
+                        f"has {', '.join(rec.ch_names)}")
+    if len({c.lower() for c in channels}) != len(channels):
+        raise DataError(f"channels {list(channels)}: a channel is named twice")
+    if len(channels) < len(eeg_rows):
+        log.warning("%d channel(s) for the %d EEG inputs of %s: inputs %d..%d are written as "
+                    "zeros", len(channels), len(eeg_rows), board_label(board_id),
+                    len(channels) + 1, len(eeg_rows))
+
+    # crop in the recording's own samples, then resample to the board's rate
+    n_rec = rec.raw.shape[1]
+    a = int(round(start_s * rec.sfreq))
+    b = n_rec if duration_s is None else a + int(round(duration_s * rec.sfreq))
+    if not 0 <= a < b <= n_rec:
+        raise DataError(f"{rec.source}: {start_s:g} s + {duration_s} s is outside the recording "
+                        f"(0..{n_rec / rec.sfreq:g} s)")
+    idx = [lookup[c.lower()] for c in channels]
+    eeg, _ = _resample(rec.raw[idx, a:b], rec.sfreq, rate)
+    n = int(eeg.shape[1])
+
+    data = np.zeros((num_rows, n), dtype=np.float64)
+    data[eeg_rows[: len(idx)]] = eeg
+    step, first = _COUNTER_STEP.get(board_id, (1, 0))
+    data[int(descr["package_num_channel"])] = (first + step * np.arange(n)) % 256
+    data[int(descr["timestamp_channel"])] = start_time + np.arange(n) / (rate * speed)
+    marker_row = int(descr["marker_channel"])
+    marks = []
+    for onset, code in rec.events:
+        if not a <= onset < b:
+            continue
+        pos = int(round((onset - a) * rate / rec.sfreq))
+        if pos < n:
+            data[marker_row, pos] = code + 1
+            marks.append((pos, int(code) + 1))
+    if data.shape[0] != BoardShim.get_num_rows(board_id):  # the silent-zero-samples trap
+        raise AssertionError(f"{data.shape[0]} rows for {board_label(board_id)}")
+
+    out = Path(out_file)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    DataFilter.write_file(np.ascontiguousarray(data), str(out), "w")
+    with open(out) as fh:
+        width = len(fh.readline().rstrip("\n").split("\t"))
+    if width != num_rows:
+        raise AssertionError(f"{out}: wrote {width} values per line, {board_label(board_id)} "
+                             f"needs {num_rows}")
+
+    names: list[str | None] = [rec.ch_names[i] for i in idx]
+    names += [None] * (len(eeg_rows) - len(names))
+    event_map = {str(code + 1): (rec.event_names[code] if code < len(rec.event_names)
+                                 else f"event {code}")
+                 for code in sorted({int(c) for c in rec.events[:, 1]})}
+    side = sidecar_path(out)
+    side.write_text(json.dumps({
+        "format": "mi-edge-playback",
+        "board": board_label(board_id),
+        "board_id": board_id,
+        "num_rows": num_rows,
+        "sfreq": rate,
+        "n_samples": n,
+        "speed": speed,
+        "start_time": start_time,
+        "channels": names,
+        "eeg_rows": eeg_rows,
+        "marker_row": marker_row,
+        "marker_map": event_map,
+        "marker_note": "marker = source event code + 1 at the cue sample (0 = no marker)",
+        "markers": [list(m) for m in marks],
+        "source": {
+            "file": str(rec.source),
+            "sha256": file_sha256(rec.source),
+            "sfreq": rec.sfreq,
+            "start_s": a / rec.sfreq,
+            "duration_s": (b - a) / rec.sfreq,
+            "subject": rec.subject,
+            "run": rec.run,
+        },
+        "resampling": f"scipy.signal.resample_poly {rec.sfreq:g} -> {rate:g} Hz"
+                      if not math.isclose(rec.sfreq, rate) else "none",
+    }, indent=2) + "\n")
+    log.info("wrote %s: %d samples (%.1f s) for %s, %d cue markers", out, n, n / rate,
+             board_label(board_id), len(marks))
+    return PlaybackFile(path=out, sidecar=side, board_id=board_id, sfreq=rate, n_samples=n,
+                        channels=names, markers=np.array(marks, dtype=np.int64).reshape(-1, 2))
+
+
+EPILOG = """\
+examples:
+  # S007 run 12 as a Cyton would stream it, sensorimotor channels on the eight inputs
+  mi-export playback data/eegmmidb/S007_R12_continuous.npz --board cyton \\
+      --channels C3 Cz C4 FC3 FC4 CP3 CP4 Fz -o build/S007_R12.cyton.csv
+  # then play it through the runtime (montage and master board come from the sidecar)
+  mi-edge run S007.mibundle --board playback --file build/S007_R12.cyton.csv
+  # the first 20 s, four times faster than real time
+  mi-export playback data/eegmmidb/S007_R12_continuous.npz --channels C3 Cz C4 \\
+      --duration 20 --speed 4 -o build/short.csv
+
+The bundle must be trained at the board's rate (Cyton 250 Hz, Cyton + Daisy 125 Hz):
+mi-export fgsft ... --sfreq 250 --channels C3 Cz C4 ...
+"""
+
+
+def cmd_playback(args: argparse.Namespace) -> int:
+    """Run ``mi-export playback``."""
+    pf = write_playback(args.recording, args.output, board=args.board, channels=args.channels,
+                        start_s=args.start, duration_s=args.duration, speed=args.speed)
+    if getattr(args, "json", False):
+        print(json.dumps({"file": str(pf.path), "sidecar": str(pf.sidecar),
+                          "board_id": pf.board_id, "sfreq": pf.sfreq,
+                          "n_samples": pf.n_samples, "channels": pf.channels,
+                          "n_markers": int(len(pf.markers))}))
+    else:
+        print(f"wrote {pf.path} ({pf.n_samples} samples, {pf.n_samples / pf.sfreq:.1f} s at "
+              f"{pf.sfreq:g} Hz for {board_label(pf.board_id)}, {len(pf.markers)} cue markers) "
+              f"and {pf.sidecar}")
+    return 0
+
+
+def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``mi-export playback`` on the sub-command set of the ``mi-export`` parser."""
+    p = sub.add_parser(
+        "playback", help="write a BrainFlow playback file from a continuous recording",
+        description="Write a BrainFlow playback file (DataFilter.write_file, exactly the master "
+                    "board's row count) from a continuous recording: the named channels on "
+                    "the board's EEG inputs resampled to its rate, cue markers (event code + 1) "
+                    "in the marker row, a wrapping package counter and monotonic timestamps; "
+                    "plus a JSON sidecar FILE.json with the channel and marker maps.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("recording", type=Path, help="continuous recording (*_continuous.npz)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="playback file to write")
+    p.add_argument("--board", default="cyton",
+                   help="master board: cyton (default, 8 x 250 Hz), cyton-daisy (16 x 125 Hz) "
+                        "or a BrainFlow board id")
+    p.add_argument("--channels", nargs="+", required=True,
+                   help="recording channel on each EEG input, in input order (fewer than the "
+                        "board's inputs: the rest are zero)")
+    p.add_argument("--start", type=float, default=0.0, help="start in the recording, s")
+    p.add_argument("--duration", type=float, help="length to write, s (default: to the end)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="playback speed factor written in the timestamps (default 1, real time)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(func=cmd_playback)
+    return p
