@@ -6,6 +6,7 @@ them through the same loop that serves a live board.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,7 +16,7 @@ from scipy.signal import resample_poly
 
 from edge.errors import InputError
 
-__all__ = ["ContinuousRecording", "load_continuous", "resample"]
+__all__ = ["ContinuousRecording", "load_continuous", "resample", "event_labels"]
 
 CONTINUOUS_KEYS = ("raw", "events", "ch_names", "sfreq")
 
@@ -107,3 +108,23 @@ def load_continuous(path: str | Path) -> ContinuousRecording:
         run=int(d.get("run", 0)),
         source=path,
     )
+
+
+_TCODE = re.compile(r"^T(\d+)\s+(\S+)$")
+
+
+def event_labels(event_names: list[str], source: Path | str = "recording") -> dict[int, str]:
+    """Event code -> label from eegmmidb-style names (``'T1 left_hand'``, the code is the index).
+
+    Raises InputError when the names do not follow that pattern (give the map explicitly).
+    """
+    out: dict[int, str] = {}
+    for code, text in enumerate(event_names):
+        m = _TCODE.match(text.strip())
+        if m is None:
+            raise InputError(
+                f"{source}: cannot infer the cue classes from event names {event_names!r}; "
+                "give them explicitly, e.g. --events 769=left_hand,770=right_hand"
+            )
+        out[code] = m.group(2)
+    return out

@@ -15,7 +15,6 @@ every trial is kept: it is the block used as a cross-validation group.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import InputError
-from edge.recording import ContinuousRecording, load_continuous
+from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.recording import resample as _resample
 
 __all__ = [
@@ -192,22 +191,9 @@ def parse_event_map(spec: str | None) -> dict[int, str] | None:
     return out
 
 
-_TCODE = re.compile(r"^T(\d+)\s+(\S+)$")
-
-
 def _default_event_map(event_names: list[str], source: Path) -> dict[int, str]:
     """eegmmidb-style ``'T1 left_hand'`` names (the code is the index): every non-rest code."""
-    out: dict[int, str] = {}
-    for code, text in enumerate(event_names):
-        m = _TCODE.match(text.strip())
-        if m is None:
-            raise DataError(
-                f"{source}: cannot infer the cue classes from event names {event_names!r}; "
-                "give them explicitly, e.g. --events 769=left_hand,770=right_hand"
-            )
-        if m.group(2) != "rest":
-            out[code] = m.group(2)
-    return out
+    return {c: name for c, name in event_labels(event_names, source).items() if name != "rest"}
 
 
 def _epochs_from_continuous(

@@ -91,18 +91,38 @@ class FGSFTModel:
         d = max((f.shape[1] for f in self.filters), default=0)
         # groups smaller than d get fewer filters; their missing features stay 0
         out = np.zeros((X3.shape[0], len(self.segments), d))
-        for band in np.unique(self.segments[:, 1]):
+        for band, rows, local in self._plan():
             low, high = self.bands[band]
-            xf = bandpass(X3, low, high, self.sfreq)
-            in_band = np.flatnonzero(self.segments[:, 1] == band)
-            for win in np.unique(self.segments[in_band, 2]):
+            # only the channels this band's segments use are filtered (rows are independent)
+            xf = bandpass(X3[:, rows], low, high, self.sfreq)
+            for win, segs in local:
                 start, stop = self.windows[win]
                 cov = covariances(xf[..., start:stop])
-                for s in in_band[self.segments[in_band, 2] == win]:
-                    sub = sub_covariances(cov, self.groups[self.segments[s, 0]])
+                for s, chans in segs:
                     out[:, s, : self.filters[s].shape[1]] = log_variance_features(
-                        sub, self.filters[s])
+                        sub_covariances(cov, chans), self.filters[s])
         return out[0] if single else out
+
+    def _plan(self):
+        """Per band: the channel rows to filter, and per window the segments with their group's
+        channels re-indexed into those rows. Computed once per model."""
+        plan = getattr(self, "_plan_cache", None)
+        if plan is None:
+            plan = []
+            for band in np.unique(self.segments[:, 1]):
+                in_band = np.flatnonzero(self.segments[:, 1] == band)
+                rows = np.unique(np.concatenate([self.groups[g] for g in
+                                                 self.segments[in_band, 0]]))
+                where = {int(c): i for i, c in enumerate(rows)}
+                local = []
+                for win in np.unique(self.segments[in_band, 2]):
+                    segs = [(int(s), np.array([where[int(c)] for c in
+                                               self.groups[self.segments[s, 0]]]))
+                            for s in in_band[self.segments[in_band, 2] == win]]
+                    local.append((int(win), segs))
+                plan.append((int(band), rows, local))
+            self._plan_cache = plan
+        return plan
 
     # -- classification -------------------------------------------------------------------
     def decision_functions(self, feats: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""Posterior -> decision: smoothing, threshold, dwell, refractory period, explicit states.
+
+Every hop the decoder's class probabilities go through:
+
+1. **smoothing**: an exponential moving average ``s <- (1 - a) s + a p`` (``a = 1``: none);
+2. **threshold**: the leading smoothed class must reach ``threshold``;
+3. **dwell**: it must lead, above threshold, in ``dwell`` consecutive windows;
+4. **refractory**: after a DECISION no new one for ``refractory_s`` (avoids double triggers).
+
+The layer is a small state machine, explicit about what the device is told each hop:
+
+* ``NO_DECISION``: nothing confident; the device holds its neutral state;
+* ``DECISION``: a command, emitted once when dwell is reached;
+* ``FAULT``: the signal, the board or the decoder failed; no decision until healthy data has
+  refilled the smoothing (``recover``), and smoothing/dwell restart from scratch;
+* ``STOPPED``: shut down; terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+__all__ = ["DecisionConfig", "DecisionState", "DecisionOutput", "DecisionLayer"]
+
+
+class DecisionState(StrEnum):
+    NO_DECISION = "NO_DECISION"
+    DECISION = "DECISION"
+    FAULT = "FAULT"
+    STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    """Decision-layer settings (validated on construction)."""
+
+    smoothing: float = 0.5
+    threshold: float = 0.6
+    dwell: int = 2
+    refractory_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.smoothing <= 1.0:
+            raise ValueError(f"smoothing {self.smoothing}: expected 0 < a <= 1 (1 = none)")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold {self.threshold}: expected a probability in [0, 1]")
+        if self.dwell < 1:
+            raise ValueError(f"dwell {self.dwell}: expected at least 1 window")
+        if self.refractory_s < 0:
+            raise ValueError(f"refractory {self.refractory_s} s: expected >= 0")
+
+
+@dataclass
+class DecisionOutput:
+    """What one hop tells the device."""
+
+    state: DecisionState
+    class_index: int  # leading class (informational unless state is DECISION)
+    confidence: float  # its smoothed probability
+    smoothed: np.ndarray
+    reason: str = ""
+
+
+class DecisionLayer:
+    """Stateful decision logic; one instance per running decoder.
+
+    Parameters
+    ----------
+    n_classes : int
+    config : DecisionConfig
+    """
+
+    def __init__(self, n_classes: int, config: DecisionConfig | None = None):
+        self.n_classes = n_classes
+        self.config = config or DecisionConfig()
+        self.smoothed = np.full(n_classes, 1.0 / n_classes)
+        self.state = DecisionState.NO_DECISION
+        self._run_class = -1
+        self._run_length = 0
+        self._last_decision_t = -np.inf
+        self._fresh = True
+
+    def _reset_evidence(self) -> None:
+        self.smoothed[:] = 1.0 / self.n_classes
+        self._run_class, self._run_length = -1, 0
+        self._fresh = True
+
+    def update(self, proba: np.ndarray, t: float) -> DecisionOutput:
+        """Feed one window's class probabilities observed at time ``t`` (s)."""
+        if self.state is DecisionState.STOPPED:
+            return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), "stopped")
+        cfg = self.config
+        if self._fresh:  # first window after start or a fault: no stale evidence to blend
+            self.smoothed[:] = proba
+            self._fresh = False
+        else:
+            self.smoothed *= 1.0 - cfg.smoothing
+            self.smoothed += cfg.smoothing * proba
+        k = int(np.argmax(self.smoothed))
+        conf = float(self.smoothed[k])
+        if conf >= cfg.threshold:
+            self._run_length = self._run_length + 1 if k == self._run_class else 1
+            self._run_class = k
+        else:
+            self._run_class, self._run_length = -1, 0
+        in_refractory = t - self._last_decision_t < cfg.refractory_s
+        if self._run_length >= cfg.dwell and not in_refractory:
+            self.state = DecisionState.DECISION
+            self._last_decision_t = t
+            self._run_class, self._run_length = -1, 0  # a new decision needs a new dwell
+            return DecisionOutput(self.state, k, conf, self.smoothed.copy())
+        self.state = DecisionState.NO_DECISION
+        reason = "refractory" if in_refractory else ("dwell" if conf >= cfg.threshold
+                                                      else "below threshold")
+        return DecisionOutput(self.state, k, conf, self.smoothed.copy(), reason)
+
+    def fault(self, reason: str) -> DecisionOutput:
+        """Enter FAULT: evidence is dropped; no decision until :meth:`recover`."""
+        if self.state is not DecisionState.STOPPED:
+            self.state = DecisionState.FAULT
+        self._reset_evidence()
+        return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), reason)
+
+    def recover(self) -> None:
+        """Leave FAULT once healthy data flow again (evidence restarts from scratch)."""
+        if self.state is DecisionState.FAULT:
+            self.state = DecisionState.NO_DECISION
+            self._reset_evidence()
+
+    def stop(self) -> DecisionOutput:
+        self.state = DecisionState.STOPPED
+        return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), "stopped")

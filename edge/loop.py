@@ -1,0 +1,216 @@
+"""The runtime loop: source -> ring buffer -> window -> checks -> decoder -> decision -> sinks.
+
+One loop serves a live BrainFlow board and a replayed recording: a hop is scheduled every
+``hop_s`` worth of *samples*, so the same data give the same windows whatever the wall clock
+does. Live, the loop polls the source every ``poll_s``; in replay it runs as fast as it can.
+
+Faults (stalled or lost board, a stream that ended, NaN/railed/flat channels, a decoder error)
+put the decision layer in FAULT and send FAULT to every sink; the ring buffer is cleared so no
+window straddles the gap, and decisions resume only when a full window of healthy data has
+arrived again (HELLO is sent on recovery). Shutdown (``request_stop``, SIGINT/SIGTERM in the
+CLI) sends STOP.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.decision import DecisionConfig, DecisionLayer, DecisionState
+from edge.decoders import Decoder
+from edge.errors import MiEdgeError
+from edge.quality import QualityConfig, check_window
+from edge.ringbuffer import RingBuffer
+from edge.sinks import FaultReason, Sink
+from edge.source import Source, SourceEnded, SourceError
+
+__all__ = ["LoopConfig", "Runtime", "RunStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    hop_s: float = 0.125
+    poll_s: float = 0.01
+    realtime: bool = True
+    stop_on_end: bool = True  # a finite source (playback, replay) ends the run
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+
+    def __post_init__(self) -> None:
+        if self.hop_s <= 0:
+            raise ValueError(f"hop {self.hop_s} s: expected > 0")
+
+
+@dataclass
+class RunStats:
+    hops: int = 0
+    decisions: int = 0
+    faults: int = 0
+    bad_windows: int = 0
+    skipped_hops: int = 0  # hops dropped because the loop fell behind
+    lost_samples: int = 0
+    samples: int = 0
+    decode_s: list[float] = field(default_factory=list)
+
+
+class Runtime:
+    """Runs one decoder over a source and feeds the decisions to the sinks.
+
+    Parameters
+    ----------
+    decoder : Decoder
+    channel_names : list of str
+        Names of the rows the source delivers (the bundle's channels).
+    sfreq : float
+    source : Source
+    sinks : list of Sink
+    config : LoopConfig
+    """
+
+    def __init__(self, decoder: Decoder, channel_names: list[str], sfreq: float, source: Source,
+                 sinks: list[Sink], config: LoopConfig | None = None):
+        self.decoder = decoder
+        self.channel_names = channel_names
+        self.sfreq = sfreq
+        self.source = source
+        self.sinks = sinks
+        self.config = config or LoopConfig()
+        self.hop = max(1, int(round(self.config.hop_s * sfreq)))
+        self.n_window = decoder.n_samples
+        self.ring = RingBuffer(len(channel_names), self.n_window + 4 * self.hop)
+        self.window = np.zeros((len(channel_names), self.n_window))  # reused every hop
+        self.decision = DecisionLayer(len(decoder.classes), self.config.decision)
+        self.stats = RunStats()
+        self._stop = False
+        self._fault: str | None = None
+        self._next_hop = self.n_window
+
+    # -- control -----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop = True
+
+    def _enter_fault(self, reason: FaultReason, text: str) -> None:
+        self.ring.reset()
+        self._next_hop = self.n_window
+        self.decision.fault(text)
+        if self._fault == text:  # already reported; the serial sink restates it on idle ticks
+            return
+        if self._fault is None:
+            self.stats.faults += 1
+        log.warning("FAULT (%s): %s", reason.name.lower(), text)
+        self._fault = text
+        info = {"t": round(self.stats.samples / self.sfreq, 4)}
+        for sink in self.sinks:
+            sink.fault(reason, text, info)
+
+    def _leave_fault(self) -> None:
+        log.info("healthy data again after fault: %s", self._fault)
+        self._fault = None
+        self.decision.recover()
+        for sink in self.sinks:
+            sink.recovered()
+
+    # -- the loop ----------------------------------------------------------------------
+    def run(self, duration_s: float | None = None) -> RunStats:
+        """Run until ``duration_s`` of wall time (live) or samples (replay), the end of a finite
+        source, or :meth:`request_stop`. STOP is always sent."""
+        cfg = self.config
+        for sink in self.sinks:
+            sink.start(self.decoder.classes, 1.0 / cfg.hop_s)
+        t_start = time.monotonic()
+        try:
+            self.source.start()
+            while not self._stop:
+                if duration_s is not None:
+                    elapsed = (time.monotonic() - t_start if cfg.realtime
+                               else self.stats.samples / self.sfreq)
+                    if elapsed >= duration_s:
+                        break
+                if not self._step() and cfg.stop_on_end:
+                    break
+                now = time.monotonic()
+                for sink in self.sinks:
+                    sink.tick(now)
+                if cfg.realtime:
+                    time.sleep(cfg.poll_s)
+        finally:
+            self.decision.stop()
+            for sink in self.sinks:
+                try:
+                    sink.stop()
+                except Exception as exc:  # noqa: BLE001 - keep stopping the others
+                    log.error("sink stop failed: %s", exc)
+            self.source.stop()
+        return self.stats
+
+    def _step(self) -> bool:
+        """Read and process what arrived. False when a finite source has ended."""
+        try:
+            chunk = self.source.read()
+        except SourceEnded as exc:
+            self._enter_fault(FaultReason.BOARD_LOST, str(exc))
+            return False
+        except SourceError as exc:
+            self._enter_fault(FaultReason.BOARD_LOST, str(exc))
+            reconnect = getattr(self.source, "reconnect", None)
+            if reconnect is not None:
+                try:
+                    reconnect()
+                except SourceError as again:
+                    log.info("board not back yet: %s", again)
+            return True
+        if chunk.lost_samples:
+            # a gap inside a window would be decoded as signal: start the window afresh
+            self.stats.lost_samples += chunk.lost_samples
+            log.warning("%d samples lost by the board; window restarts", chunk.lost_samples)
+            self.ring.reset()
+            self._next_hop = self.n_window
+        if chunk.n_samples == 0:
+            return True
+        self.stats.samples += chunk.n_samples
+        self.ring.push(chunk.data, chunk.timestamps, chunk.markers)
+        if self.ring.total < self._next_hop:
+            return True
+        behind = (self.ring.total - self._next_hop) // self.hop
+        if behind:  # decode only the newest window; older hops are stale
+            self.stats.skipped_hops += int(behind)
+            self._next_hop += int(behind) * self.hop
+        self._next_hop += self.hop
+        self._hop()
+        return True
+
+    def _hop(self) -> None:
+        stats = self.stats
+        stats.hops += 1
+        window = self.ring.latest(self.n_window, self.window)
+        bad = check_window(window, self.config.quality, self.channel_names)
+        t = self.ring.total / self.sfreq  # sample time of the newest sample, s
+        if bad is not None:
+            stats.bad_windows += 1
+            self._enter_fault(FaultReason.BAD_SIGNAL, bad)
+            return
+        if self._fault is not None:
+            self._leave_fault()
+        t0 = time.perf_counter()
+        try:
+            proba = self.decoder.predict_proba(window)
+        except MiEdgeError as exc:
+            self._enter_fault(FaultReason.BUNDLE_ERROR, f"decoder {self.decoder.name}: {exc}")
+            return
+        decode_s = time.perf_counter() - t0
+        stats.decode_s.append(decode_s)
+        out = self.decision.update(proba, t)
+        if out.state is DecisionState.DECISION:
+            stats.decisions += 1
+        info: dict[str, object] = {"t": round(t, 4), "decode_ms": round(decode_s * 1e3, 3),
+                                   "raw_proba": [round(float(p), 4) for p in proba]}
+        newest = self.ring.newest_timestamp()
+        if self.config.realtime and newest > 1e9:  # BrainFlow Unix timestamps
+            info["sample_age_ms"] = round((time.time() - newest) * 1e3, 2)
+        for sink in self.sinks:
+            sink.emit(out, info)
