@@ -700,9 +700,12 @@ class BrainFlowSource:
     def _follow_file(self, counters: np.ndarray, gaps: np.ndarray) -> np.ndarray | None:
         """File position of each new sample; returns their file markers, fixes ``gaps``.
 
-        A playback file is delivered in order, so the position advances by one per sample plus
-        what the counter says was lost. At a loopback wrap the counter jumps although nothing
-        was lost: the file says so, and the gap is cleared.
+        BrainFlow plays a file line by line, so each delivered sample is the next line; its
+        package counter must be that line's. A counter gap that is in the file (a recording
+        with dropped packets) is reported as lost, as the board reported it then. At a loopback
+        wrap the counter jumps back to the file's first value although nothing was lost: that
+        gap is cleared. A sample that is not the next line (BrainFlow's ring buffer overflowed,
+        the file changed) ends the following: markers and end detection are switched off.
         """
         index = self._index
         assert index is not None
@@ -711,20 +714,15 @@ class BrainFlowSource:
         out = np.zeros(c.size)
         pos = self._pos
         for k in range(c.size):
-            if self.config.loopback:
-                pos %= n_file
-            if pos < n_file and index.counters[pos] == c[k]:
+            if pos >= n_file and self.config.loopback:
+                pos = 0
                 gaps[k] = 0
-            else:
-                pos += int(gaps[k])
-                if self.config.loopback:
-                    pos %= n_file
-                if pos >= n_file or index.counters[pos] != c[k]:
-                    log.warning("%s: delivered samples no longer follow the file (counter %d "
-                                "at sample %d); cue markers and end detection off",
-                                self.config.label, c[k], self.total_samples + k)
-                    self._index = None
-                    return None
+            if pos >= n_file or index.counters[pos] != c[k]:
+                log.warning("%s: delivered sample %d (counter %d) is not the next line of the "
+                            "file; cue markers and end detection off", self.config.label,
+                            self.total_samples + k, c[k])
+                self._index = None
+                return None
             out[k] = index.markers[pos]
             pos += 1
         self._pos = pos
@@ -744,6 +742,10 @@ class BrainFlowSource:
                 cfg.serial_port):
             raise SourceLost(f"{cfg.label}: serial port {cfg.serial_port} has disappeared "
                              "(dongle unplugged?)")
+        if cfg.is_playback and not cfg.loopback and self.total_samples:
+            # the playback board only falls silent at the end of its file
+            raise SourceEnded(f"{cfg.label}: no sample for {idle:.1f} s after "
+                              f"{self.total_samples}: the file has ended")
         if self.total_samples == 0:
             what = f"no sample {idle:.1f} s after start (startup timeout {limit:g} s)"
             hint = (f"; check that master_board ({board_label(self.data_board_id)}) is the board "
@@ -751,7 +753,7 @@ class BrainFlowSource:
         else:
             what = (f"no new sample for {idle:.1f} s (stall timeout {limit:g} s) after "
                     f"{self.total_samples} samples")
-            hint = "" if cfg.is_playback else _hint(cfg)
+            hint = _hint(cfg)
         raise SourceStalled(f"{cfg.label}: {what}{hint}")
 
     # -- recovery -----------------------------------------------------------------------------
