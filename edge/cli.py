@@ -1,7 +1,11 @@
 """``mi-edge``: the runtime on the device.
 
-``mi-edge check BUNDLE`` verifies a bundle the way the runtime loads it: manifest hash, schema
-version, every member's size and SHA-256, and every decoder built from its arrays.
+* ``mi-edge check BUNDLE``: verify a bundle the way the runtime loads it (manifest hash, schema
+  version, every member's size and SHA-256, every decoder built from its arrays);
+* ``mi-edge run BUNDLE --board ... --out serial:PORT``: decode a BrainFlow board in real time
+  and send decisions to the device;
+* ``mi-edge replay BUNDLE RECORDING...``: the same loop over recordings, as fast as possible,
+  scored against their cues (pseudo-online evaluation).
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
 from edge.bundle import open_bundle, verify_report
+from edge.decision import DecisionConfig
 from edge.decoders import load_decoder
 from edge.errors import MiEdgeError
+from edge.loop import LoopConfig
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -50,6 +57,91 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_loop_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("decoding and decisions")
+    g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
+    g.add_argument("--hop", type=float, default=0.125,
+                   help="decode a window every HOP seconds of data (default 0.125)")
+    g.add_argument("--smoothing", type=float, default=0.5,
+                   help="weight of the newest posterior in the moving average, 1 = none (0.5)")
+    g.add_argument("--threshold", type=float, default=0.6,
+                   help="smoothed probability the leading class must reach (0.6)")
+    g.add_argument("--dwell", type=int, default=2,
+                   help="consecutive windows it must lead above threshold (2)")
+    g.add_argument("--refractory", type=float, default=1.0,
+                   help="seconds after a decision before the next one (1.0)")
+
+
+def _loop_config(args: argparse.Namespace, realtime: bool) -> LoopConfig:
+    try:
+        decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
+                                  dwell=args.dwell, refractory_s=args.refractory)
+        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
+    except ValueError as exc:
+        raise MiEdgeError(str(exc)) from None
+
+
+def _pick_decoder(bundle, name: str | None):
+    return load_decoder(bundle, name or bundle.decoder_names[0])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.loop import Runtime
+    from edge.sinks import open_sinks
+
+    bundle = open_bundle(args.bundle)
+    decoder = _pick_decoder(bundle, args.decoder)
+    board = BoardConfig.from_args(args)
+    source = BrainFlowSource.from_bundle(bundle, board)
+    sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
+                       heartbeat_ms=args.heartbeat_ms)
+    runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks,
+                      _loop_config(args, realtime=True))
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
+                                          signal.Signals(signum).name)
+        runtime.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"mi-edge: decoder {decoder.name} ({decoder.kind}) on {board.label}, "
+          f"{len(bundle.channels)} channels at {bundle.sfreq:g} Hz, window "
+          f"{decoder.n_samples / bundle.sfreq:g} s every {args.hop:g} s -> "
+          f"{', '.join(args.out)}", file=sys.stderr, flush=True)
+    stats = runtime.run(args.duration)
+    summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
+               "bad_windows": stats.bad_windows, "lost_samples": stats.lost_samples,
+               "skipped_hops": stats.skipped_hops,
+               "decode_ms_median": (round(1e3 * sorted(stats.decode_s)[len(stats.decode_s) // 2],
+                                          3) if stats.decode_s else None)}
+    print("mi-edge: stopped; " + ", ".join(f"{k} {v}" for k, v in summary.items()),
+          file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.replay import replay
+    from edge.sinks import open_sinks
+
+    sinks = open_sinks(args.out) if args.out else None
+    results = replay(args.bundle, args.recordings, decoders=args.decoder_list,
+                     config=_loop_config(args, realtime=False), extra_sinks=sinks)
+    if args.json:
+        print(json.dumps(results))
+        return 0
+    print(f"{'decoder':<20}{'cues':>5}{'aligned acc':>12}{'decision acc':>13}{'decided':>8}"
+          f"{'latency s':>10}{'false/min rest':>15}{'decode ms':>10}")
+    for name, r in results.items():
+        print(f"{name:<20}{r['n_cues']:>5}{r['aligned_window_accuracy']:>12.3f}"
+              f"{r['decision_accuracy']:>13.3f}{r['decided']:>8.2f}{r['latency_s_mean']:>10.2f}"
+              f"{r['false_decisions_per_min_rest']:>15.1f}{r['decode_ms_median']:>10.2f}")
+    print("aligned acc: decoder argmax on the hop window ending nearest cue + tmax (compare with "
+          "mi-export evaluate); decision acc: first decision after each cue (none = miss)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mi-edge",
@@ -64,6 +156,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "run", help="decode a BrainFlow board in real time and send decisions to the device",
+        description="Read the board through BrainFlow, decode a window every hop with the "
+                    "bundle's decoder, turn posteriors into debounced decisions and send them: "
+                    "HELLO at start, a DECISION (or HOLD) per hop, HEARTBEAT when idle, FAULT on "
+                    "a stalled/lost board or bad signal, STOP on SIGINT/SIGTERM.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  # a Cyton on the dongle, decisions to the microcontroller on /dev/mi-bridge
+  mi-edge run S007.mibundle --board cyton --serial-port /dev/openbci \\
+      --montage C3,Cz,C4,FC3,FC4,CP3,CP4,C1 --out serial:/dev/mi-bridge
+  # replay a BrainFlow playback file as if the Cyton were attached, to the device emulator
+  mi-bridge emulate &            # prints a port such as /dev/pts/5
+  mi-edge run S007.mibundle --board playback --file run12.csv --master-board cyton \\
+      --out serial:/dev/pts/5 --out jsonl:decisions.jsonl
+  # hobbyist ASCII lines (`L 0.87`) instead of binary frames
+  mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
+    p.add_argument("bundle", type=Path)
+    from edge.acquisition import add_board_arguments
+
+    add_board_arguments(p)
+    _add_loop_args(p)
+    g = p.add_argument_group("outputs")
+    g.add_argument("--out", action="append", required=True,
+                   help="serial:PORT (firmware bridge protocol), jsonl:PATH or stdout; repeatable")
+    g.add_argument("--ascii", action="store_true", help="serial: ASCII lines, not binary frames")
+    g.add_argument("--baud", type=int, default=115200, help="serial baud rate (115200)")
+    g.add_argument("--heartbeat-ms", type=int, default=250,
+                   help="HEARTBEAT after this much idle time; announced in HELLO (250)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "replay", help="pseudo-online evaluation: the runtime loop over recordings",
+        description="Run the same loop as `mi-edge run` over continuous recordings as fast as "
+                    "possible and score the decisions against the cues: aligned-window accuracy "
+                    "(comparable with mi-export evaluate), decision accuracy, latency from the "
+                    "cue, false decisions during rest.")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("recordings", nargs="+", type=Path, help="*_continuous.npz recordings")
+    _add_loop_args(p)
+    p.add_argument("--decoders", dest="decoder_list", nargs="+",
+                   help="decoders to replay (default: all)")
+    p.add_argument("--out", action="append", help="also write outputs: jsonl:PATH or stdout")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_replay)
     return parser
 
 

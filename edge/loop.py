@@ -94,7 +94,7 @@ class Runtime:
     def request_stop(self) -> None:
         self._stop = True
 
-    def _enter_fault(self, reason: FaultReason, text: str) -> None:
+    def _enter_fault(self, reason: FaultReason, text: str, level: int = logging.WARNING) -> None:
         self.ring.reset()
         self._next_hop = self.n_window
         self.decision.fault(text)
@@ -102,7 +102,7 @@ class Runtime:
             return
         if self._fault is None:
             self.stats.faults += 1
-        log.warning("FAULT (%s): %s", reason.name.lower(), text)
+        log.log(level, "FAULT (%s): %s", reason.name.lower(), text)
         self._fault = text
         info = {"t": round(self.stats.samples / self.sfreq, 4)}
         for sink in self.sinks:
@@ -153,7 +153,8 @@ class Runtime:
         try:
             chunk = self.source.read()
         except SourceEnded as exc:
-            self._enter_fault(FaultReason.BOARD_LOST, str(exc))
+            level = logging.INFO if self.config.stop_on_end else logging.WARNING
+            self._enter_fault(FaultReason.BOARD_LOST, str(exc), level)
             return False
         except SourceError as exc:
             self._enter_fault(FaultReason.BOARD_LOST, str(exc))

@@ -3,10 +3,14 @@
 The recording is served in hop-sized chunks to the very loop that runs a live board (ring
 buffer, window checks, decoder, decision layer), and the outputs are scored against the cues:
 
-* **decision accuracy**: per cue, the first DECISION made while the cue lasts (until the next
-  event) is right or wrong; no decision counts as a miss (``decided`` is the share with one);
+* **decision accuracy**: per cue, the first DECISION from a window that lies after the cue
+  (window end >= ``cue + tmax``, minus half a hop) and ends before the next event is right or
+  wrong; no decision counts as a miss (``decided`` is the share with one). Earlier windows
+  are mostly pre-cue data: a binary decoder has no "rest" answer, so what it says there is not
+  about the cue;
 * **latency**: from the cue to that first decision (mean, median);
-* **false decisions during rest**: DECISIONs while a rest event lasts, per minute of rest;
+* **false decisions during rest**: DECISIONs from windows lying entirely in a rest period, per
+  minute of such windows;
 * **aligned-window accuracy**: the decoder's own argmax on the hop window that ends closest to
   ``cue + tmax`` (the window the decoder was trained and evaluated on, off by at most half a
   hop). This is the figure to compare with ``mi-export evaluate`` on the same trials.
@@ -102,7 +106,7 @@ class _CollectSink:
 
 
 def _score(records: list[_Record], rec: ContinuousRecording, classes: list[str], sfreq: float,
-           tmax: float, hop_s: float) -> dict[str, object]:
+           tmin: float, tmax: float, hop_s: float) -> dict[str, object]:
     labels = event_labels(rec.event_names, rec.source)
     onsets = rec.events[:, 0] / rec.sfreq
     ends = np.append(onsets[1:], rec.raw.shape[1] / rec.sfreq)
@@ -118,7 +122,7 @@ def _score(records: list[_Record], rec: ContinuousRecording, classes: list[str],
         if label in classes:
             n_cues += 1
             truth = classes.index(label)
-            inside = np.flatnonzero(is_dec & (t > onset) & (t <= end))
+            inside = np.flatnonzero(is_dec & (t >= onset + tmax - hop_s / 2) & (t <= end))
             if inside.size:
                 decided += 1
                 correct += int(cls[inside[0]] == truth)
@@ -129,8 +133,9 @@ def _score(records: list[_Record], rec: ContinuousRecording, classes: list[str],
                     aligned_n += 1
                     aligned_ok += int(raw[k] == truth)
         elif label == "rest":
-            rest_s += end - onset
-            false_in_rest += int(np.sum(is_dec & (t > onset) & (t <= end)))
+            first = onset + (tmax - tmin)  # the first window that lies entirely in the rest
+            rest_s += max(0.0, end - first)
+            false_in_rest += int(np.sum(is_dec & (t >= first) & (t <= end)))
     return {
         "n_cues": n_cues,
         "decision_accuracy": correct / n_cues if n_cues else float("nan"),
@@ -161,7 +166,8 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
     results: dict[str, dict[str, object]] = {}
     for name in decoders or bundle.decoder_names:
         dec = load_decoder(bundle, name)
-        tmax = float(bundle.decoder_spec(name)["window"]["tmax"])
+        window = bundle.decoder_spec(name)["window"]
+        tmin, tmax = float(window["tmin"]), float(window["tmax"])
         per_file = []
         for path in recordings:
             rec = load_continuous(path)
@@ -171,7 +177,8 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
             runtime = Runtime(dec, bundle.channels, bundle.sfreq, source,
                               [collect, *(extra_sinks or [])], cfg)
             stats = runtime.run()
-            scores = _score(collect.records, rec, bundle.classes, bundle.sfreq, tmax, cfg.hop_s)
+            scores = _score(collect.records, rec, bundle.classes, bundle.sfreq, tmin, tmax,
+                            cfg.hop_s)
             scores["file"] = Path(path).name
             scores["decode_ms_median"] = float(np.median(stats.decode_s) * 1e3)
             per_file.append(scores)
