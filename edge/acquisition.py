@@ -35,8 +35,11 @@ Faults.
   position and checked against the package counter.
 
 :meth:`BrainFlowSource.reconnect` stops the board and starts it again with exponential backoff
-(0.5 s doubling to 8 s by default); the decoding loop calls it after SourceLost or
-SourceStalled, with the device held in its safe state meanwhile.
+(0.5 s doubling to 8 s by default), blocking until it streams (give it a ``stop_event`` so that
+SIGTERM still ends it); :meth:`BrainFlowSource.poll_reconnect` is the same schedule one
+non-blocking step at a time, for a loop that must keep serving its sinks while the board is
+away. The decoding loop uses one of them after SourceLost or SourceStalled, with the device
+held in its safe state meanwhile.
 """
 
 from __future__ import annotations
@@ -572,6 +575,8 @@ class BrainFlowSource:
         self._pos = 0
         self._last_data = 0.0
         self._delay = config.reconnect_initial_s
+        self._due: float | None = None  # poll_reconnect: when the next attempt is due
+        self._attempts = 0
         self.total_samples = 0
         self.total_lost = 0
         log.debug("%s: bundle channels %s on board rows %s (montage %s)", config.label,
@@ -784,6 +789,7 @@ class BrainFlowSource:
         """
         cfg = self.config
         self.stop()
+        self._due = None
         attempt = 0
         while True:
             attempt += 1
@@ -805,6 +811,54 @@ class BrainFlowSource:
                 continue
             log.info("%s: reconnected after %d attempt(s)", cfg.label, attempt)
             return attempt
+
+
+    def poll_reconnect(self) -> bool:
+        """One non-blocking step of :meth:`reconnect`, for a loop that must keep running.
+
+        The first call after a fault stops the board and schedules an attempt after the
+        current backoff delay; later calls return at once until that time has come, then try
+        :meth:`start` once (rescheduling with the doubled delay when it fails). Between calls
+        the loop keeps serving its sinks (FAULT restated, heartbeats) and its stop request.
+
+        Returns
+        -------
+        bool
+            True when the board is streaming again (the schedule is cleared).
+
+        Raises
+        ------
+        SourceLost
+            After ``reconnect_attempts`` failed attempts.
+        BoardConfigError
+            A configuration problem that retrying cannot fix.
+        """
+        cfg = self.config
+        now = self._clock()
+        if self._due is None:
+            self.stop()
+            self._attempts = 0
+            self._due = now + self._delay
+            log.info("%s: reconnect attempt in %.2f s", cfg.label, self._delay)
+            self._delay = min(self._delay * 2.0, cfg.reconnect_max_s)
+            return False
+        if now < self._due:
+            return False
+        self._attempts += 1
+        try:
+            self.start()
+        except SourceError as exc:
+            log.warning("%s: reconnect attempt %d failed: %s", cfg.label, self._attempts, exc)
+            if cfg.reconnect_attempts is not None and self._attempts >= cfg.reconnect_attempts:
+                self._due = None
+                raise SourceLost(f"{cfg.label}: gave up after {self._attempts} reconnect "
+                                 f"attempts: {exc}") from exc
+            self._due = now + self._delay
+            self._delay = min(self._delay * 2.0, cfg.reconnect_max_s)
+            return False
+        log.info("%s: reconnected after %d attempt(s)", cfg.label, self._attempts)
+        self._due = None
+        return True
 
 
 def _release_quietly(board: BoardShim) -> None:

@@ -446,6 +446,32 @@ def test_reconnect_gives_up_or_is_cancelled(fake_board):
     assert time.monotonic() - t0 < 5
 
 
+def test_poll_reconnect_never_blocks_and_keeps_the_schedule(fake_board):
+    clock = FakeClock()
+    src = fake_source(clock, reconnect_attempts=4)
+    src.start()
+    fake_board.fail_starts = 2
+    t0 = time.monotonic()
+    assert src.poll_reconnect() is False and not src.streaming  # stopped, attempt due in 0.5 s
+    tries = []
+    for _ in range(40):  # the loop polls every 0.125 s (exact in binary)
+        clock.t += 0.125
+        before = fake_board.starts
+        if src.poll_reconnect():
+            tries.append(clock.t - 1000.0)
+            break
+        if fake_board.starts > before:
+            tries.append(clock.t - 1000.0)
+    assert tries == [0.5, 1.5, 3.5]  # attempts after 0.5, then 1 and 2 s more
+    assert src.streaming and time.monotonic() - t0 < 5 and clock.sleeps == []
+    fake_board.fail_starts = 10
+    assert src.poll_reconnect() is False  # a new fault: backoff carried (no data came)
+    with pytest.raises(SourceLost, match="gave up after 4"):
+        for _ in range(2000):
+            clock.t += 0.1
+            src.poll_reconnect()
+
+
 def test_reconnect_for_real_on_the_synthetic_board():
     cfg = BoardConfig(board="synthetic", reconnect_initial_s=0.01)
     src = BrainFlowSource(cfg, ["C3"], 250.0)
