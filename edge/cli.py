@@ -22,6 +22,7 @@ import json
 import logging
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from edge.bundle import open_bundle, verify_report
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # BrainFlow 5.x imports pkg_resources, which warns on every start; not ours to fix here
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -190,7 +190,7 @@ class Runtime:
         stats.hops += 1
         window = self.ring.latest(self.n_window, self.window)
         bad = check_window(window, self.config.quality, self.channel_names)
-        t = self.ring.total / self.sfreq  # sample time of the newest sample, s
+        t = self.stats.samples / self.sfreq  # stream time of the newest sample, s
         if bad is not None:
             stats.bad_windows += 1
             self._enter_fault(FaultReason.BAD_SIGNAL, bad)

@@ -28,3 +28,19 @@ def s007_fast_bundle(tmp_path_factory):
     clf = train_fgsft(ep, FGSFTConfig(grid="fast", jobs=1))
     path = write_fgsft(tmp_path_factory.mktemp("bundle") / "S007.mibundle", "fgsft", clf, ep)
     return path, clf, ep
+
+#: the 8 electrodes the Cyton demo montage puts on its inputs (sensorimotor strip)
+CYTON_CHANNELS = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "C1"]
+
+
+@pytest.fixture(scope="session")
+def s007_cyton_bundle(tmp_path_factory):
+    """FGSFT (fast grid) on 8 sensorimotor channels of S007 runs 4 and 8, resampled to the
+    Cyton's 250 Hz: a bundle a Cyton (or its BrainFlow playback) can run."""
+    from export.data import load_epochs
+    from export.fgsft import FGSFTConfig
+    from export.train_fgsft import train_fgsft, write_fgsft
+
+    ep = load_epochs([S007], window=WINDOW, runs=[4, 8], channels=CYTON_CHANNELS, sfreq=250.0)
+    clf = train_fgsft(ep, FGSFTConfig(grid="fast", jobs=1))
+    return write_fgsft(tmp_path_factory.mktemp("cyton") / "S007c.mibundle", "fgsft", clf, ep)
