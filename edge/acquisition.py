@@ -870,6 +870,10 @@ def _release_quietly(board: BoardShim) -> None:
         board.release_session()
     except BrainFlowError as exc:
         log.debug("release_session: %s", exc)
+    # BoardShim.__del__ releases the session of its (board id, parameters) if one is prepared,
+    # even a newer one opened by a reconnect, whenever the old object is collected (a traceback
+    # can keep it alive for a while). Detach the released object from that key.
+    board.board_id = int(BoardIds.NO_BOARD)
 
 
 def _hint(cfg: BoardConfig) -> str:

@@ -8,6 +8,7 @@ loop with a generous deadline: the machine may be busy with other work.
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 import time
 
@@ -477,7 +478,11 @@ def test_reconnect_for_real_on_the_synthetic_board():
     src = BrainFlowSource(cfg, ["C3"], 250.0)
     src.start()
     try:
+        old = src._board
         assert src.reconnect() == 1
+        # BrainFlow's BoardShim.__del__ would release the new session (same board and params)
+        del old
+        gc.collect()
         end = time.monotonic() + DEADLINE
         n = 0
         while n == 0 and time.monotonic() < end:
