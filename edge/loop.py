@@ -88,6 +88,7 @@ class Runtime:
         self.stats = RunStats()
         self._stop = False
         self._fault: str | None = None
+        self._reconnecting = False
         self._next_hop = self.n_window
 
     # -- control -----------------------------------------------------------------------
@@ -150,6 +151,16 @@ class Runtime:
 
     def _step(self) -> bool:
         """Read and process what arrived. False when a finite source has ended."""
+        if self._reconnecting:
+            poll = getattr(self.source, "poll_reconnect", None)
+            if poll is not None:
+                try:
+                    if not poll():
+                        return True
+                except SourceError as again:
+                    log.info("board not back yet: %s", again)
+                    return True
+            self._reconnecting = False
         try:
             chunk = self.source.read()
         except SourceEnded as exc:
@@ -158,12 +169,7 @@ class Runtime:
             return False
         except SourceError as exc:
             self._enter_fault(FaultReason.BOARD_LOST, str(exc))
-            reconnect = getattr(self.source, "reconnect", None)
-            if reconnect is not None:
-                try:
-                    reconnect()
-                except SourceError as again:
-                    log.info("board not back yet: %s", again)
+            self._reconnecting = True  # board gone: one non-blocking reconnect step per poll
             return True
         if chunk.lost_samples:
             # a gap inside a window would be decoded as signal: start the window afresh

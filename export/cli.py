@@ -180,7 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
-    __import__("export.stffda.cli", fromlist=["add_subparser"]).add_subparser(sub)
+    from export.playback import add_subparser as add_playback
+    from export.stffda.cli import add_subparser as add_stffda
+
+    add_stffda(sub)
+    add_playback(sub)
     return parser
 
 
