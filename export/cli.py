@@ -116,7 +116,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from export.demo import run_demo
 
-    return run_demo(Path(args.workdir), grid=args.grid, jobs=args.jobs, as_json=args.json)
+    return run_demo(Path(args.workdir), grid=args.grid, jobs=args.jobs, as_json=args.json,
+                    speed=args.speed, stffda=not args.no_stffda)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,12 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="the README's main job on the bundled real EEG",
-                       description="Train FGSFT on runs 4 and 8 of the bundled eegmmidb subject "
-                                   "S007, export the bundle, verify it as the edge does, and "
-                                   "evaluate it on the held-out run 12.")
+                       description="Train FGSFT and STFF-DA on runs 4 and 8 of the bundled "
+                                   "eegmmidb subject S007 (8 Cyton electrodes, 250 Hz), export "
+                                   "the bundle, evaluate it on the held-out run 12, replay run 12 "
+                                   "through BrainFlow's playback board into mi-edge run, and send "
+                                   "the decisions over a virtual serial port to the device "
+                                   "emulator.")
     p.add_argument("--workdir", default="build/demo", help="where the bundle and report go")
     p.add_argument("--grid", default="paper", help="paper (default) or fast")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--speed", type=float, default=2.0,
+                   help="playback speed of the held-out run (2: 62 s instead of 125 s)")
+    p.add_argument("--no-stffda", action="store_true", help="train FGSFT only")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
     from export.playback import add_subparser as add_playback
