@@ -5,7 +5,9 @@
 * ``mi-edge run BUNDLE --board ... --out serial:PORT``: decode a BrainFlow board in real time
   and send decisions to the device;
 * ``mi-edge replay BUNDLE RECORDING...``: the same loop over recordings, as fast as possible,
-  scored against their cues (pseudo-online evaluation).
+  scored against their cues (pseudo-online evaluation);
+* ``mi-edge profile BUNDLE --board ...``: the real loop with stage probes, every decoder of the
+  bundle side by side, a JSON/markdown/PNG latency report.
 """
 
 from __future__ import annotations
@@ -143,6 +145,112 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.loop import Runtime
+    from edge.profile_report import markdown_table, summarize, write_report
+    from edge.profiling import CpuMeter, Probes, PtyDrain, machine_info, peak_rss_bytes
+    from edge.sinks import SerialSink, open_sinks
+
+    if args.duration is not None and not args.duration > 0:
+        raise MiEdgeError(f"--duration {args.duration}: expected > 0 seconds")
+    bundle = open_bundle(args.bundle)
+    primary = _pick_decoder(bundle, args.decoder)
+    compare, skipped = [], {}
+    if args.compare:
+        for name in bundle.decoder_names:
+            if name == primary.name:
+                continue
+            try:
+                compare.append(load_decoder(bundle, name))
+            except Exception as exc:  # noqa: BLE001 - e.g. no TFLite interpreter on this device
+                skipped[name] = str(exc)
+    specs, pty = [], None
+    for spec in args.out or []:
+        if spec in ("serial", "serial:"):
+            continue
+        specs.append(spec)
+    if not any(s.startswith("serial:") for s in specs):
+        pty = PtyDrain().start()  # the serial write is real: a pty instead of the device
+        specs.insert(0, f"serial:{pty.port}")
+    board = BoardConfig.from_args(args)
+    source = BrainFlowSource.from_bundle(bundle, board)
+    sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
+                       heartbeat_ms=args.heartbeat_ms)
+    serial = next(s for s in sinks if isinstance(s, SerialSink))
+    config = dataclasses.replace(_loop_config(args, realtime=True), poll_s=args.poll)
+    capacity = int((args.duration or 600.0) / config.hop_s * 1.25) + 64
+    probes = Probes(primary.name, compare, serial, capacity)
+    runtime = Runtime(primary, bundle.channels, bundle.sfreq, source, sinks, config,
+                      probes=probes)
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        runtime.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    where = f"pty {pty.port}" if pty else ", ".join(specs)
+    print(f"mi-edge profile: {primary.name} ({primary.kind}) deciding"
+          + (f", compared: {', '.join(d.name for d in compare)}" if compare else "")
+          + f"; {board.label}; serial -> {where}; "
+          + (f"{args.duration:g} s" if args.duration else "until Ctrl-C / end of file"),
+          file=sys.stderr, flush=True)
+    cpu = CpuMeter()
+    started = time.time()
+    try:
+        stats = runtime.run(args.duration)
+    finally:
+        if pty is not None:
+            pty.stop()
+    usage = cpu.read()
+    rss = peak_rss_bytes()
+    cost = probes.self_cost()
+    report: dict = {
+        "tool": "mi-edge profile", "started_unix": round(started, 3),
+        "bundle": str(args.bundle), "bundle_name": Path(args.bundle).name,
+        "board": board.label, "serial_port": "pty (drained)" if pty else where,
+        "primary": primary.name,
+        "decoders_loaded": {d.name: {"kind": d.kind, "n_samples": d.n_samples}
+                            for d in [primary, *compare]},
+        "decoders_skipped": skipped,
+        "config": {"hop_s": config.hop_s, "poll_s": config.poll_s, "duration_s": args.duration,
+                   "compare": bool(args.compare)},
+        "machine": machine_info(),
+    }
+    wall = usage["wall_s"]
+    report["run"] = {
+        "wall_s": wall, "hops": stats.hops, "hops_per_s": round(stats.hops / wall, 3),
+        "decisions": stats.decisions, "decisions_per_s": round(stats.decisions / wall, 3),
+        "samples": stats.samples, "faults": stats.faults, "bad_windows": stats.bad_windows,
+        "lost_samples": stats.lost_samples, "skipped_hops": stats.skipped_hops,
+        "serial_dropped": serial.dropped, **{k: v for k, v in usage.items() if k != "wall_s"},
+        "peak_rss_mib": round(rss / 2**20, 2),
+    }
+    report.update(summarize(probes))
+    own = report["e2e_split"].get("processing_p50_ms")
+    if own is None:  # no e2e (no Unix timestamps): compare with what the loop itself timed
+        own = sum(report["stages"][s]["p50_ms"] or 0.0 for s in
+                  ("preprocess", f"decode:{primary.name}", "decision", "serial_write"))
+    polls_per_hop = config.hop_s / max(config.poll_s, 1e-3)
+    per_hop = cost["per_hop_us"] + (polls_per_hop - 1) * cost["per_read_us"]
+    report["probe_overhead"] = {
+        **{k: round(v, 4) for k, v in cost.items()},
+        "per_hop_with_polls_us": round(per_hop, 3),
+        "share_of_processing_p50": round(per_hop * 1e-3 / own, 6) if own else None,
+        "share_of_hop": round(per_hop * 1e-6 / config.hop_s, 7),
+    }
+    report = write_report(args.output, report, probes)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(markdown_table(report), end="")
+        print(f"written to {args.output}/: {', '.join(report['files'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mi-edge",
@@ -204,6 +312,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", action="append", help="also write outputs: jsonl:PATH or stdout")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "profile", help="latency of every stage of the real loop on this device, every decoder",
+        description="Run the real loop (any BrainFlow board, synthetic and playback included) "
+                    "with probes at each stage: read (from the newest sample's BrainFlow "
+                    "timestamp to the read that returned it: BrainFlow's delivery latency), "
+                    "read_call, preprocess, decode:<decoder>, decision, serial_write, and e2e, "
+                    "from the newest sample's timestamp to the return of the serial write. The "
+                    "bundle's other decoders run on the same windows after each decision has "
+                    "been sent, timed separately. Reports p50/p95/p99/max per stage, decisions "
+                    "per second, CPU share, peak RSS and the machine; writes profile.json, "
+                    "profile.md, hops.csv and PNG plots (with matplotlib) to -o DIR.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""Without --out serial:PORT the decisions go to a pseudo-terminal pair opened here
+(os.openpty), drained by a thread: the serial write is a real tty write. Give the
+device's port to include its driver (e.g. an FTDI adapter's latency timer).
+
+examples:
+  # a Cyton on the Pi, 60 s, decisions to the microcontroller
+  mi-edge profile S007.mibundle --board cyton --serial-port /dev/openbci \\
+      --out serial:/dev/mi-bridge --duration 60 -o profile/
+  # no headset: BrainFlow's playback board replays a real recording in real time
+  mi-export playback data/eegmmidb/S007_R12_continuous.npz --board cyton \\
+      --channels C3 Cz C4 FC3 FC4 CP3 CP4 C1 -o r12.csv
+  mi-edge profile S007.mibundle --board playback --file r12.csv --duration 60 -o profile/
+  # the synthetic board, only the deciding decoder, JSON on stdout
+  mi-edge profile b.mibundle --board synthetic --montage ... --no-compare --json""")
+    p.add_argument("bundle", type=Path)
+    add_board_arguments(p)
+    _add_loop_args(p)
+    p.add_argument("--poll", type=float, default=0.01,
+                   help="seconds the loop sleeps between reads (default 0.01, as mi-edge run)")
+    p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the bundle's other decoders on the same windows (default: on)")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--out", action="append",
+                   help="serial:PORT (default: a drained pty), jsonl:PATH; repeatable")
+    g.add_argument("--ascii", action="store_true", help="serial: ASCII lines, not binary frames")
+    g.add_argument("--baud", type=int, default=115200, help="serial baud rate (115200)")
+    g.add_argument("--heartbeat-ms", type=int, default=250, help="HEARTBEAT idle time (250)")
+    p.add_argument("--duration", type=float, default=60.0,
+                   help="seconds to profile (default 60; a playback file may end sooner)")
+    p.add_argument("-o", "--output", type=Path, default=Path("profile"),
+                   help="report directory (default ./profile)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.set_defaults(func=cmd_profile)
     return parser
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from edge.quality import QualityConfig, check_window
 from edge.ringbuffer import RingBuffer
 from edge.sinks import FaultReason, Sink
 from edge.source import Source, SourceEnded, SourceError
+
+if TYPE_CHECKING:
+    from edge.profiling import Probes
 
 __all__ = ["LoopConfig", "Runtime", "RunStats"]
 
@@ -70,10 +74,13 @@ class Runtime:
     source : Source
     sinks : list of Sink
     config : LoopConfig
+    probes : edge.profiling.Probes, optional
+        Stage timers (``mi-edge profile``); None (the default) costs one ``is None`` test per
+        read and per hop. Decoders it compares get their windows from the same ring buffer.
     """
 
     def __init__(self, decoder: Decoder, channel_names: list[str], sfreq: float, source: Source,
-                 sinks: list[Sink], config: LoopConfig | None = None):
+                 sinks: list[Sink], config: LoopConfig | None = None, probes: Probes | None = None):
         self.decoder = decoder
         self.channel_names = channel_names
         self.sfreq = sfreq
@@ -82,7 +89,9 @@ class Runtime:
         self.config = config or LoopConfig()
         self.hop = max(1, int(round(self.config.hop_s * sfreq)))
         self.n_window = decoder.n_samples
-        self.ring = RingBuffer(len(channel_names), self.n_window + 4 * self.hop)
+        self.probes = probes
+        longest = max(self.n_window, probes.max_window if probes is not None else 0)
+        self.ring = RingBuffer(len(channel_names), longest + 4 * self.hop)
         self.window = np.zeros((len(channel_names), self.n_window))  # reused every hop
         self.decision = DecisionLayer(len(decoder.classes), self.config.decision)
         self.stats = RunStats()
@@ -161,6 +170,9 @@ class Runtime:
                     log.info("board not back yet: %s", again)
                     return True
             self._reconnecting = False
+        probes = self.probes
+        if probes is not None:
+            probes.read_begin = time.perf_counter()
         try:
             chunk = self.source.read()
         except SourceEnded as exc:
@@ -171,6 +183,9 @@ class Runtime:
             self._enter_fault(FaultReason.BOARD_LOST, str(exc))
             self._reconnecting = True  # board gone: one non-blocking reconnect step per poll
             return True
+        if probes is not None:
+            probes.read_end = time.perf_counter()
+            probes.read_wall = time.time()
         if chunk.lost_samples:
             # a gap inside a window would be decoded as signal: start the window afresh
             self.stats.lost_samples += chunk.lost_samples
@@ -212,7 +227,10 @@ class Runtime:
         decode_s = time.perf_counter() - t0
         stats.decode_s.append(decode_s)
         out = self.decision.update(proba, t)
-        if out.state is DecisionState.DECISION:
+        probes = self.probes
+        t_decided = time.perf_counter() if probes is not None else 0.0
+        decided = out.state is DecisionState.DECISION
+        if decided:
             stats.decisions += 1
         info: dict[str, object] = {"t": round(t, 4), "decode_ms": round(decode_s * 1e3, 3),
                                    "raw_proba": [round(float(p), 4) for p in proba]}
@@ -221,3 +239,5 @@ class Runtime:
             info["sample_age_ms"] = round((time.time() - newest) * 1e3, 2)
         for sink in self.sinks:
             sink.emit(out, info)
+        if probes is not None:  # after the sinks: compared decoders never delay the decision
+            probes.hop(self.ring, t0, decode_s, t_decided, decided)

@@ -77,6 +77,7 @@ class SerialSink:
         self.dropped = 0
         self.reconnects = 0
         self.write_s = 0.0  # duration of the last successful write (profiling)
+        self.write_done = 0.0  # perf_counter() when it returned (profiling: end of e2e)
 
     # -- port handling -----------------------------------------------------------------
     def _open(self) -> None:
@@ -100,7 +101,8 @@ class SerialSink:
             t = time.perf_counter()
             self._serial.write(data)
             self._serial.flush()
-            self.write_s = time.perf_counter() - t
+            self.write_done = time.perf_counter()
+            self.write_s = self.write_done - t
         except Exception as exc:  # SerialException, OSError: the port vanished
             log.warning("serial port %s lost (%s); dropping output, will reopen", self.port, exc)
             self._close()
