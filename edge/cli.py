@@ -134,10 +134,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"{'decoder':<20}{'cues':>5}{'aligned acc':>12}{'decision acc':>13}{'decided':>8}"
+    w = max(len("decoder"), *(len(n) for n in results)) + 2
+    print(f"{'decoder':<{w}}{'cues':>5}{'aligned acc':>12}{'decision acc':>13}{'decided':>8}"
           f"{'latency s':>10}{'false/min rest':>15}{'decode ms':>10}")
     for name, r in results.items():
-        print(f"{name:<20}{r['n_cues']:>5}{r['aligned_window_accuracy']:>12.3f}"
+        print(f"{name:<{w}}{r['n_cues']:>5}{r['aligned_window_accuracy']:>12.3f}"
               f"{r['decision_accuracy']:>13.3f}{r['decided']:>8.2f}{r['latency_s_mean']:>10.2f}"
               f"{r['false_decisions_per_min_rest']:>15.1f}{r['decode_ms_median']:>10.2f}")
     print("aligned acc: decoder argmax on the hop window ending nearest cue + tmax (compare with "

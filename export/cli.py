@@ -95,11 +95,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(results))
         return 0
-    print(f"{'decoder':<14}{'kind':<8}{'trials':>7}{'accuracy':>10}{'kappa':>8}"
+    w = max(len("decoder"), *(len(n) for n in results)) + 2
+    print(f"{'decoder':<{w}}{'kind':<8}{'trials':>7}{'accuracy':>10}{'kappa':>8}"
           f"{'ITR bit/min':>13}  confusion (rows true)")
     for name, r in results.items():
-        print(f"{name:<14}{r['kind']:<8}{r['n_trials']:>7}{r['accuracy']:>10.3f}{r['kappa']:>8.3f}"
-              f"{r['itr_bits_per_min']:>13.2f}  {r['confusion']}")
+        print(f"{name:<{w}}{r['kind']:<8}{r['n_trials']:>7}{r['accuracy']:>10.3f}"
+              f"{r['kappa']:>8.3f}{r['itr_bits_per_min']:>13.2f}  {r['confusion']}")
     first = next(iter(results.values()))
     print(f"classes {first['classes']}, window {first['window_s']:g} s, runs {first['runs']}")
     return 0
