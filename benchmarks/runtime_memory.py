@@ -1,6 +1,6 @@
 """Peak memory of the torch-free runtime per decoder kind, beside a process that uses torch.
 
-Each figure is the peak resident set size (``getrusage`` ``ru_maxrss``) of a fresh subprocess,
+Each figure is the peak resident set size (``VmHWM``) of a fresh subprocess,
 all measured in one run:
 
 * ``python + numpy``: the interpreter floor;
@@ -37,9 +37,10 @@ RUN12 = ROOT / "data" / "eegmmidb" / "S007_R12_continuous.npz"
 
 
 def _rss_mib() -> float:
-    import resource
+    # VmHWM, not ru_maxrss: the latter survives exec and would report this script's own peak
+    from edge.profiling import peak_rss_bytes
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_bytes() / 2**20
 
 
 def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
