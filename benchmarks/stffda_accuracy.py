@@ -55,8 +55,8 @@ from export.stffda.train import (  # noqa: E402
 SHARED = ROOT.parent / "shared" / "data" / "eegmmidb"
 WINDOW = (0.5, 2.5)
 ALL = [f"S{i:03d}" for i in range(1, 25)]
-COLS = ["stffda_torch", "onnx_fp32", "onnx_int8", "tflite_int8", "stffda_2d", "stffda_noattn",
-        "pooled_loso", "pooled_ft", "fgsft", "csp_lda", "ts_lr"]
+COLS = ["stffda_torch", "onnx_fp32", "onnx_int8", "tflite_int8", "tflite_full8", "stffda_2d",
+        "stffda_noattn", "pooled_loso", "pooled_ft", "fgsft", "csp_lda", "ts_lr"]
 
 
 def _file(s: str) -> Path:
@@ -77,14 +77,16 @@ def run_subject(subject: str, args, say) -> dict:
                 "stffda_noattn": base.with_(attention=False)}
     tfl = args.tflite and litert_available() is None
     correct = {c: 0 for c in COLS}
-    quant = {"p_fp32": [], "p_int8": [], "p_tfl": [], "sizes": {}}
+    quant = {"p_fp32": [], "p_int8": [], "p_tfl": [], "p_tfl_full": [], "sizes": {}}
     pooled = None
     if args.pooled:
         pool_subjects = [s for s in (args.pool or ALL) if s != subject]
         t = time.perf_counter()
         eps = [_wide(s, tc) for s in pool_subjects]
+        # no refit: the early-stopped net (held-out run = the last run of every pooled subject)
         pooled = train_pooled(eps, base, TrainConfig(max_epochs=60, patience=10, batch_size=32,
-                                                     seed=args.seed), band=DEFAULT_BAND)
+                                                     refit=False, seed=args.seed),
+                              band=DEFAULT_BAND)
         say(f"{subject}: pooled net on {len(pool_subjects)} subjects, "
             f"{pooled.history['epochs']} epochs, {time.perf_counter() - t:.0f} s")
     for test in np.unique(ep.runs):
@@ -109,17 +111,25 @@ def run_subject(subject: str, args, say) -> dict:
             quant["sizes"].update(onnx_fp32=len(fp32), onnx_int8=len(q))
             if tfl:
                 from export.stffda.tflite_export import (
+                    DEFAULT_SCHEME,
+                    compact_flatbuffer,
                     export_tflite_fp32,
-                    quantize_tflite_int8,
+                    quantize_tflite,
                     run_tflite,
                 )
 
                 t32 = export_tflite_fp32(m.net)
-                t8 = quantize_tflite_int8(t32, calib)
+                t8 = quantize_tflite(t32, DEFAULT_SCHEME)
                 pt = run_tflite(t8, xt)
                 correct["tflite_int8"] += int(np.sum(pt.argmax(1) == y))
                 quant["p_tfl"].append(pt)
-                quant["sizes"].update(tflite_fp32=len(t32), tflite_int8=len(t8))
+                # full int8 activations, for the record (calibrated on the training windows)
+                tf8 = quantize_tflite(t32, "static_wi8_ai8", calib)
+                pf = run_tflite(tf8, xt)
+                correct["tflite_full8"] += int(np.sum(pf.argmax(1) == y))
+                quant["p_tfl_full"].append(pf)
+                quant["sizes"].update(tflite_fp32=len(compact_flatbuffer(t32)),
+                                      tflite_int8=len(t8), tflite_full_int8=len(tf8))
         if pooled is not None:
             prep = fit_scale(tr, n, *DEFAULT_BAND)  # unlabelled calibration data of the subject
             p = predict_proba(pooled.net, prep(te.X[..., margin:margin + n]))
@@ -138,16 +148,17 @@ def run_subject(subject: str, args, say) -> dict:
     total = len(ep.y)
     out = {"subject": subject, "n_trials": total}
     for c in COLS:
-        skip = ((c == "tflite_int8" and not tfl) or (c.startswith("pooled") and pooled is None)
+        skip = ((c.startswith("tflite") and not tfl) or (c.startswith("pooled") and pooled is None)
                 or (c in ("fgsft", "csp_lda", "ts_lr") and not args.peers))
         out[c] = None if skip else correct[c] / total
     p32, p8 = np.concatenate(quant["p_fp32"]), np.concatenate(quant["p_int8"])
     out["int8"] = {"agreement": float(np.mean(p32.argmax(1) == p8.argmax(1))),
                    "max_dev": float(np.max(np.abs(p32 - p8)))}
     if tfl:
-        pt = np.concatenate(quant["p_tfl"])
-        out["tflite"] = {"agreement": float(np.mean(p32.argmax(1) == pt.argmax(1))),
-                         "max_dev": float(np.max(np.abs(p32 - pt)))}
+        for key, ps in (("tflite", "p_tfl"), ("tflite_full8", "p_tfl_full")):
+            pt = np.concatenate(quant[ps])
+            out[key] = {"agreement": float(np.mean(p32.argmax(1) == pt.argmax(1))),
+                        "max_dev": float(np.max(np.abs(p32 - pt)))}
     out["sizes"] = quant["sizes"]
     return out
 
@@ -168,8 +179,11 @@ def print_table(rows: list[dict]) -> None:
         line = (f"{r['subject']}: ONNX int8 vs fp32 agreement {r['int8']['agreement']:.3f}, "
                 f"max |dp| {r['int8']['max_dev']:.4f}")
         if "tflite" in r:
-            line += (f"; TFLite int8 vs ONNX fp32 agreement {r['tflite']['agreement']:.3f}, "
-                     f"max |dp| {r['tflite']['max_dev']:.4f}")
+            line += (f"; TFLite int8 (dynamic_wi8_afp32) vs ONNX fp32 agreement "
+                     f"{r['tflite']['agreement']:.3f}, max |dp| {r['tflite']['max_dev']:.4f}"
+                     f"; TFLite full int8 (static_wi8_ai8) agreement "
+                     f"{r['tflite_full8']['agreement']:.3f}, max |dp| "
+                     f"{r['tflite_full8']['max_dev']:.4f}")
         print(line)
     if rows:
         print("sizes (bytes):", rows[-1]["sizes"])

@@ -203,19 +203,22 @@ class UnrolledLSTM(nn.Module):
         self.bias_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:  # (B, T, I)
-        b, t, _ = x.shape
-        hs = self.hidden_size
-        xw = x @ self.weight_ih_l0.t() + (self.bias_ih_l0 + self.bias_hh_l0)  # (B, T, 4H)
-        h = x.new_zeros(b, hs)
-        c = x.new_zeros(b, hs)
+        # The input projection for all steps at once; no recurrent product and no forget term
+        # at the first step (h_0 = c_0 = 0). Converted by litert_torch, this gives one fully
+        # connected weight per matrix (not one per step) and a smaller int8 file.
+        xw = nn.functional.linear(x, self.weight_ih_l0, self.bias_ih_l0 + self.bias_hh_l0)
+        n4 = 4 * self.hidden_size
+        xw = xw.reshape(x.shape[0], -1)  # (B, T * 4H): a step is a column slice, no reshape
+        h: torch.Tensor | None = None
+        c: torch.Tensor | None = None
         out = []
-        for step in range(t):
-            gates = xw[:, step] + h @ self.weight_hh_l0.t()
-            i = torch.sigmoid(gates[:, :hs])
-            f = torch.sigmoid(gates[:, hs:2 * hs])
-            g = torch.tanh(gates[:, 2 * hs:3 * hs])
-            o = torch.sigmoid(gates[:, 3 * hs:])
-            c = f * c + i * g
+        for step in range(x.shape[1]):
+            xt = xw[:, step * n4:(step + 1) * n4]  # (B, 4H)
+            gates = xt if h is None else xt + nn.functional.linear(h, self.weight_hh_l0)
+            # one sigmoid over all four blocks (the g block's is unused): fewer graph ops
+            i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)
+            g = torch.tanh(gates[:, 2 * self.hidden_size:3 * self.hidden_size])
+            c = i * g if c is None else f * c + i * g
             h = o * torch.tanh(c)
             out.append(h)
         return torch.stack(out, dim=1), None

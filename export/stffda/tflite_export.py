@@ -1,14 +1,33 @@
 """TFLite int8 export through LiteRT (optional extra ``mi-edge[litert]``).
 
-Path measured to work (SPEC section 4): ``litert_torch.convert`` turns the PyTorch net into an
-fp32 ``.tflite`` without TensorFlow (the LSTM is lowered to fully connected and elementwise
-ops), then ``ai_edge_quantizer`` applies its ``static_wi8_ai8`` recipe: int8 weights and int8
-activations for every supported op, LSTM gates included, with activation ranges calibrated on
-preprocessed training windows. The result runs in ``ai_edge_litert`` (and, for the ops it
-knows, ``tflite_runtime``).
+``litert_torch.convert`` turns the PyTorch net into an fp32 ``.tflite`` without TensorFlow. The
+LSTM goes through :class:`export.stffda.model.UnrolledLSTM` (no fused LSTM op is emitted by
+litert_torch): one fully connected op per step and elementwise gates, written so the graph stays
+small (~17 ops per step). ``ai_edge_quantizer`` then applies one of :data:`TFLITE_SCHEMES`.
 
-Input: ``args_0`` float32 (1, n_channels, n_samples); output: float32 (1, n_classes)
-probabilities (quantize/dequantize at the model's edges are inside the file).
+Measured on leave-one-run-out held-out trials of S001/S002/S007 (nets trained on 30 trials,
+``build/stq`` experiment, the report of the STFF-DA int8 work):
+
+=======================  ========  =====================  ==================  ===========
+scheme                   size      agreement with fp32    max |dp| (crops)    accuracy
+=======================  ========  =====================  ==================  ===========
+``dynamic_wi8_afp32``    68 kB     0.99-1.00              <= 0.02             unchanged
+``weight_only_wi8_afp32``  68 kB   1.00                   <= 0.002            unchanged
+``static_wi8_ai16``      ~100 kB   0.99                   up to 0.10          -0 to -1 pt
+``static_wi8_ai8``       ~100 kB   0.92-0.97              up to 0.2-0.6       -3 to -7 pt
+=======================  ========  =====================  ==================  ===========
+
+Full int8 activations (``static_wi8_ai8``, calibrated on every training crop or only the centre
+windows) do not hold the decisions of a trained net: the attention softmax and the LSTM's cell
+state lose too much at 8 bits. The default, :data:`DEFAULT_SCHEME` = ``dynamic_wi8_afp32``, is
+what ONNX Runtime's dynamic int8 also is: int8 weights (per channel), activations kept in float
+and quantized on the fly inside the fully connected and convolution kernels.
+
+The flatbuffer is compacted after quantization (:func:`compact_flatbuffer`: tensor names, empty
+quantization tables and static shape signatures removed), which matters for a model whose int8
+weights are ~37 kB and whose unrolled LSTM is ~300 ops.
+
+Input: float32 (1, n_channels, n_samples); output: float32 (1, n_classes) probabilities.
 """
 
 from __future__ import annotations
@@ -25,11 +44,24 @@ import torch
 
 from export.stffda.model import ProbabilityHead, STFFDANet
 
-__all__ = ["litert_available", "export_tflite_fp32", "quantize_tflite_int8", "run_tflite",
-           "strip_tensor_names"]
+__all__ = ["TFLITE_SCHEMES", "DEFAULT_SCHEME", "litert_available", "export_tflite_fp32",
+           "quantize_tflite", "quantize_tflite_int8", "run_tflite", "strip_tensor_names",
+           "compact_flatbuffer", "SCHEME_NOTES"]
 
 log = logging.getLogger(__name__)
 SIGNATURE = "serving_default"
+
+#: ai_edge_quantizer recipes offered (``static_*`` need calibration windows).
+TFLITE_SCHEMES = ("dynamic_wi8_afp32", "weight_only_wi8_afp32", "static_wi8_ai16",
+                  "static_wi8_ai8")
+DEFAULT_SCHEME = "dynamic_wi8_afp32"
+SCHEME_NOTES = {
+    "dynamic_wi8_afp32": "int8 weights (per channel), float activations quantized on the fly "
+                         "in FULLY_CONNECTED/CONV_2D (hybrid kernels); LSTM weights int8",
+    "weight_only_wi8_afp32": "int8 weights dequantized to float before each op; float compute",
+    "static_wi8_ai16": "int8 weights, int16 activations (min-max calibration)",
+    "static_wi8_ai8": "int8 weights and activations, LSTM included (min-max calibration)",
+}
 
 
 def litert_available() -> str | None:
@@ -52,11 +84,15 @@ def _quiet():
 
 
 def export_tflite_fp32(net: STFFDANet) -> bytes:
-    """Convert the eval-mode net (with its softmax) to an fp32 TFLite flatbuffer."""
+    """Convert the eval-mode net (with its softmax, LSTM unrolled) to an fp32 TFLite flatbuffer.
+
+    Tensor names are shortened (:func:`strip_tensor_names`) but kept: the quantizer needs them.
+    Use :func:`compact_flatbuffer` for the size of a deployable fp32 file.
+    """
     import litert_torch
 
     cfg = net.cfg
-    model = ProbabilityHead(net).eval()
+    model = ProbabilityHead(net.unrolled()).eval()
     dummy = torch.zeros(1, cfg.n_channels, cfg.n_samples)
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp, "fp32.tflite")
@@ -64,47 +100,89 @@ def export_tflite_fp32(net: STFFDANet) -> bytes:
         return strip_tensor_names(path.read_bytes())
 
 
-def quantize_tflite_int8(fp32: bytes, calib: np.ndarray) -> bytes:
-    """Full int8 (weights and activations) with ``ai_edge_quantizer``'s static recipe.
+def quantize_tflite(fp32: bytes, scheme: str = DEFAULT_SCHEME,
+                    calib: np.ndarray | None = None) -> bytes:
+    """Quantize with one of :data:`TFLITE_SCHEMES`; returns the compacted flatbuffer.
 
     Parameters
     ----------
     fp32 : bytes
         From :func:`export_tflite_fp32`.
-    calib : ndarray, shape (n, n_channels, n_samples)
-        Preprocessed training windows.
+    calib : ndarray, shape (n, n_channels, n_samples), optional
+        Preprocessed training windows (``static_*`` schemes only).
     """
     from ai_edge_quantizer import quantizer, recipe
 
+    if scheme not in TFLITE_SCHEMES:
+        raise ValueError(f"scheme {scheme!r}: choose from {', '.join(TFLITE_SCHEMES)}")
+    static = scheme.startswith("static")
+    if static and (calib is None or len(calib) == 0):
+        raise ValueError(f"scheme {scheme}: calibration windows are required")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "fp32.tflite")
         src.write_bytes(fp32)
-        qt = quantizer.Quantizer(str(src), recipe.static_wi8_ai8())
-        name = _input_name(fp32)
-        data = {SIGNATURE: [{name: w[None].astype(np.float32)} for w in calib]}
+        qt = quantizer.Quantizer(str(src), getattr(recipe, scheme)())
         with _quiet():
-            result = qt.calibrate(data, num_threads=max(1, min(2, os.cpu_count() or 1)))
-            q = qt.quantize(result, enable_progress_report=False)
-        return strip_tensor_names(bytes(q.quantized_model))
+            if static:
+                name = _input_name(fp32)
+                data = {SIGNATURE: [{name: w[None].astype(np.float32)} for w in calib]}
+                result = qt.calibrate(data, num_threads=max(1, min(2, os.cpu_count() or 1)))
+                q = qt.quantize(result, enable_progress_report=False)
+            else:
+                q = qt.quantize(enable_progress_report=False)
+        return compact_flatbuffer(bytes(q.quantized_model))
 
 
-def strip_tensor_names(model: bytes) -> bytes:
-    """Replace the converter's long tensor names (module paths, ~50 kB here) by ``t<i>``.
+def quantize_tflite_int8(fp32: bytes, calib: np.ndarray | None = None,
+                         scheme: str = DEFAULT_SCHEME) -> bytes:
+    """:func:`quantize_tflite` with the default (int8-weight) scheme; kept for callers."""
+    return quantize_tflite(fp32, scheme, calib)
 
-    Signatures refer to tensors by index, so inputs/outputs keep working; the saving matters
-    for a model whose int8 weights are only ~40 kB.
-    """
-    from ai_edge_litert.tools import flatbuffer_utils
+
+def _read(model: bytes):
     from ai_edge_quantizer.utils import tfl_flatbuffer_utils
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "m.tflite")
         path.write_bytes(model)
-        obj = tfl_flatbuffer_utils.read_model(str(path))
+        return tfl_flatbuffer_utils.read_model(str(path))
+
+
+def _write(obj) -> bytes:
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+
+
+def strip_tensor_names(model: bytes) -> bytes:
+    """Replace the converter's long tensor names (module paths, ~50 kB here) by ``t<i>``.
+
+    Signatures refer to tensors by index, so inputs/outputs keep working.
+    """
+    obj = _read(model)
     for sg in obj.subgraphs:
         for i, t in enumerate(sg.tensors):
             t.name = f"t{i}".encode()
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+    return _write(obj)
+
+
+def compact_flatbuffer(model: bytes) -> bytes:
+    """Drop what the interpreter does not need: tensor names, empty quantization tables and
+    shape signatures of static tensors (about 40 bytes per tensor; ~10 kB on this graph).
+
+    Inputs and outputs are found through the signature (by tensor index) or
+    ``get_input_details()``; the computation is unchanged (bit-identical outputs).
+    """
+    obj = _read(model)
+    for sg in obj.subgraphs:
+        for t in sg.tensors:
+            t.name = None
+            qp = t.quantization
+            if qp is not None and (qp.scale is None or len(qp.scale) == 0) and qp.details is None:
+                t.quantization = None
+            if t.shapeSignature is not None and -1 not in list(t.shapeSignature):
+                t.shapeSignature = None
+    return _write(obj)
 
 
 def _interpreter(model: bytes, threads: int = 1):
