@@ -24,7 +24,7 @@ Usage::
 
     python benchmarks/perf_suite.py            # everything, every left/right subject (~1.5 h)
     python benchmarks/perf_suite.py --quick    # shorter segments, subjects S001 S002 S007
-    python benchmarks/perf_suite.py --no-readme --json-only
+    python benchmarks/perf_suite.py --render build/perf/perf.json   # re-render, no measuring
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def profile_run(bundle: Path, playback: Path, seconds: float, out_dir: Path) -> 
 
 
 # -- 6. accuracy ------------------------------------------------------------------------------
-def accuracy(subjects: list[str], cache: Path, fresh: bool) -> list[dict]:
+def accuracy(subjects: list[str], cache: Path, fresh: bool, cached: list[str]) -> list[dict]:
     import stffda_accuracy
 
     cache.mkdir(parents=True, exist_ok=True)
@@ -156,6 +156,7 @@ def accuracy(subjects: list[str], cache: Path, fresh: bool) -> list[dict]:
         f = cache / f"{s}.json"
         if f.exists() and not fresh:
             rows.append(json.loads(f.read_text()))
+            cached.append(s)
             say(f"accuracy {s}: cached ({f})")
             continue
         say(f"accuracy {s}: leave-one-run-out, every decoder and the peers")
@@ -269,9 +270,19 @@ def render(res: dict) -> str:
               "|---|" + "---:|" * len(cols)]
     for r in acc:
         lines.append(f"| {r['subject']} | " + " | ".join(_f(r.get(c), 3) for c in cols) + " |")
+    notes = []
+    if "tflite_int8" not in cols:
+        notes.append("no TFLite column: the `litert` extra was not installed")
+    if res.get("accuracy_cached"):
+        notes.append(f"rows of {', '.join(res['accuracy_cached'])} were measured by an earlier "
+                     f"run of this command and cached in `build/perf/accuracy/` (`--fresh` "
+                     "recomputes them)")
     if len(acc) > 1:
         means = [np.mean([r[c] for r in acc if r.get(c) is not None]) for c in cols]
         lines.append("| **mean** | " + " | ".join(f"**{v:.3f}**" for v in means) + " |")
+    if notes:
+        text = "; ".join(notes)
+        lines += ["", text[0].upper() + text[1:] + "."]
     lines += ["", HOWTO.strip(), END]
     return "\n".join(lines) + "\n"
 
@@ -344,7 +355,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not rewrite the README section")
     ap.add_argument("--load-note", default="",
                     help="what else ran on the machine, printed beside the load average")
+    ap.add_argument("--render", type=Path, metavar="PERF_JSON",
+                    help="only re-render the README section from a perf.json this command wrote")
     args = ap.parse_args(argv)
+    if args.render:
+        section = render(json.loads(args.render.read_text()))
+        print(section)
+        if args.readme:
+            update_readme(section)
+        return 0
     import logging
     import warnings
 
@@ -381,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     res["memory"] = runtime_memory.measure(bundle, say=say)
     if not SHARED.is_dir():
         raise SystemExit(f"benchmark data not found at {SHARED} (../shared/data beside the repo)")
-    res["accuracy"] = accuracy(subjects, args.out / "accuracy", args.fresh)
+    res["accuracy_cached"] = []
+    res["accuracy"] = accuracy(subjects, args.out / "accuracy", args.fresh,
+                               res["accuracy_cached"])
     res["seconds"] = time.perf_counter() - t0
     (args.out / "perf.json").write_text(json.dumps(res, indent=1, default=float))
     section = render(res)
