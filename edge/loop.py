@@ -50,6 +50,24 @@ class LoopConfig:
             raise ValueError(f"hop {self.hop_s} s: expected > 0")
 
 
+class RecentDurations:
+    """The last ``size`` durations (s) in a preallocated ring: bounded memory on long runs."""
+
+    def __init__(self, size: int = 4096):
+        self._values = np.zeros(size)
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        self._values[self.count % len(self._values)] = seconds
+        self.count += 1
+
+    def values(self) -> np.ndarray:
+        return self._values[: min(self.count, len(self._values))]
+
+    def median_ms(self) -> float | None:
+        return float(np.median(self.values()) * 1e3) if self.count else None
+
+
 @dataclass
 class RunStats:
     hops: int = 0
@@ -59,7 +77,7 @@ class RunStats:
     skipped_hops: int = 0  # hops dropped because the loop fell behind
     lost_samples: int = 0
     samples: int = 0
-    decode_s: list[float] = field(default_factory=list)
+    decode_s: RecentDurations = field(default_factory=RecentDurations)
 
 
 class Runtime:
@@ -225,7 +243,7 @@ class Runtime:
             self._enter_fault(FaultReason.BUNDLE_ERROR, f"decoder {self.decoder.name}: {exc}")
             return
         decode_s = time.perf_counter() - t0
-        stats.decode_s.append(decode_s)
+        stats.decode_s.add(decode_s)
         out = self.decision.update(proba, t)
         probes = self.probes
         t_decided = time.perf_counter() if probes is not None else 0.0
