@@ -22,11 +22,18 @@ from typing import IO, Protocol
 import numpy as np
 
 from edge.decision import DecisionOutput, DecisionState
+from edge.errors import MiEdgeError
 from firmware_bridge import DELIMITER, AsciiEncoder, DecisionFlags, FaultReason, FrameEncoder
 
-__all__ = ["Sink", "SerialSink", "JsonlSink", "open_sinks", "FaultReason"]
+__all__ = ["Sink", "SinkError", "SerialSink", "JsonlSink", "open_sinks", "FaultReason"]
 
 log = logging.getLogger(__name__)
+
+
+class SinkError(MiEdgeError):
+    """An output cannot be opened at start (wrong port, unwritable file)."""
+
+    exit_code = 6
 
 
 class Sink(Protocol):
@@ -162,7 +169,11 @@ class SerialSink:
         self._hello = (list(classes), float(decision_rate_hz))
         if self.ascii_mode:
             self.ascii = AsciiEncoder(classes)
-        self._open()  # the first open must work: a wrong port is a configuration error
+        try:  # the first open must work: a wrong port is a configuration error
+            self._open()
+        except Exception as exc:  # SerialException, OSError
+            raise SinkError(f"serial port {self.port}: cannot open ({exc}); check the device "
+                            "is plugged in and the user is in the dialout group") from exc
         self._write(DELIMITER + self._hello_frame())
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
@@ -219,7 +230,10 @@ class JsonlSink:
 
     def start(self, classes: list[str], decision_rate_hz: float) -> None:
         self.classes = list(classes)
-        self._fh = sys.stdout if self.path == "-" else open(self.path, "w")  # noqa: SIM115
+        try:
+            self._fh = sys.stdout if self.path == "-" else open(self.path, "w")  # noqa: SIM115
+        except OSError as exc:
+            raise SinkError(f"jsonl:{self.path}: cannot write ({exc})") from exc
         self._line({"type": "hello", "classes": self.classes,
                     "decision_rate_hz": decision_rate_hz, "wall_time": time.time()})
 

@@ -292,3 +292,11 @@ def test_run_refuses_a_board_at_another_rate(s007_fast_bundle):
     r = _edge_run(str(path), "--board", "synthetic", "--out", "stdout", "--duration", "1")
     assert r.returncode != 0
     assert "250 Hz" in r.stderr and "160 Hz" in r.stderr
+
+
+def test_run_refuses_a_serial_port_that_does_not_exist(s007_cyton_bundle):
+    r = _edge_run(str(s007_cyton_bundle), "--board", "synthetic", "--montage",
+                  "C3,Cz,C4,FC3,FC4,CP3,CP4,C1", "--out", "serial:/dev/ttyMIEDGE_NONE",
+                  "--duration", "1")
+    assert r.returncode == 6
+    assert "/dev/ttyMIEDGE_NONE" in r.stderr and "cannot open" in r.stderr
