@@ -155,7 +155,7 @@ def run_subject(subject: str, args, say) -> dict:
     out["int8"] = {"agreement": float(np.mean(p32.argmax(1) == p8.argmax(1))),
                    "max_dev": float(np.max(np.abs(p32 - p8)))}
     if tfl:
-        for key, ps in (("tflite", "p_tfl"), ("tflite_full8", "p_tfl_full")):
+        for key, ps in (("tflite", "p_tfl"), ("tflite_full8_q", "p_tfl_full")):
             pt = np.concatenate(quant[ps])
             out[key] = {"agreement": float(np.mean(p32.argmax(1) == pt.argmax(1))),
                         "max_dev": float(np.max(np.abs(p32 - pt)))}
@@ -182,8 +182,8 @@ def print_table(rows: list[dict]) -> None:
             line += (f"; TFLite int8 (dynamic_wi8_afp32) vs ONNX fp32 agreement "
                      f"{r['tflite']['agreement']:.3f}, max |dp| {r['tflite']['max_dev']:.4f}"
                      f"; TFLite full int8 (static_wi8_ai8) agreement "
-                     f"{r['tflite_full8']['agreement']:.3f}, max |dp| "
-                     f"{r['tflite_full8']['max_dev']:.4f}")
+                     f"{r['tflite_full8_q']['agreement']:.3f}, max |dp| "
+                     f"{r['tflite_full8_q']['max_dev']:.4f}")
         print(line)
     if rows:
         print("sizes (bytes):", rows[-1]["sizes"])

@@ -1,13 +1,15 @@
-"""Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA int8 through LiteRT.
+"""Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA through LiteRT.
 
 The interpreter is ``tflite_runtime`` when installed (the classic Pi wheel), otherwise
 ``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4). Neither is imported
 until a decoder of this kind is built, so the edge runs without them as long as the bundle's
 decoder is not a TFLite one; asking for one then fails with an install hint.
 
-A fully int8 model has int8 input and output tensors: the window is quantized with the input
-tensor's scale and zero point, and the output dequantized with the output's, then clipped to
-[0, 1] and renormalised (int8 rounding can make probabilities sum to 1 ± 1/256).
+The exported STFF-DA model (``dynamic_wi8_afp32``: int8 weights, float activations) has float32
+input and output tensors. A model with int8 input/output tensors (full int8, ``static_wi8_ai8``)
+also runs: the window is quantized with the input tensor's scale and zero point, and the output
+dequantized with the output's. Either way the output is clipped to [0, 1] and renormalised
+(int8 rounding can make probabilities sum to 1 ± 1/256).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class TFLiteRunner:
 
 @register_kind("tflite")
 class TFLiteDecoder(NeuralDecoder):
-    """A TFLite model (int8) in tflite_runtime or ai_edge_litert."""
+    """A TFLite model (int8 weights) in tflite_runtime or ai_edge_litert."""
 
     kind = "tflite"
 

@@ -143,6 +143,7 @@ def _calib_and_check(trained: Trained, ep_wide: EpochSet, n_samples: int, tc: Tr
 
 def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: EpochSet,
                  window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
+                 tflite_scheme: str = "dynamic_wi8_afp32",
                  provenance: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
     """Export and add the decoders to a (new or existing) bundle.
@@ -155,7 +156,8 @@ def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: Epo
     """
     cfg = trained.net.cfg
     calib, check, y_check = _calib_and_check(trained, ep_wide, cfg.n_samples, tc)
-    models = export_models(trained, calib, check, y_check, tflite=tflite, progress=progress)
+    models = export_models(trained, calib, check, y_check, tflite=tflite,
+                           tflite_scheme=tflite_scheme, progress=progress)
     writer = BundleWriter(bundle, ep_wide.class_names, ep_wide.ch_names, ep_wide.sfreq)
     hist = {k: v for k, v in trained.history.items() if k not in ("val_loss", "val_acc")}
     base_prov = {

@@ -111,6 +111,12 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "bundle per subject (-o with {subject})")
     p.add_argument("--tflite", choices=("auto", "on", "off"), default="auto",
                    help="TFLite int8 export: auto (if the litert extra is installed), on, off")
+    p.add_argument("--tflite-scheme", default="dynamic_wi8_afp32",
+                   choices=("dynamic_wi8_afp32", "weight_only_wi8_afp32", "static_wi8_ai16",
+                            "static_wi8_ai8"),
+                   help="ai_edge_quantizer recipe (default dynamic_wi8_afp32: int8 weights, "
+                        "float activations; full int8 static_wi8_ai8 changed 3-8 %% of the "
+                        "decisions of trained nets)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_stffda)
@@ -169,7 +175,8 @@ def cmd_stffda(args: argparse.Namespace) -> int:
                 "pretrained_on": [p.name for p in (args.pretrain or [])] or
                 ([p.name for p in args.data] if args.finetune else None)}
         path, summary = write_stffda(out, args.name, trained, ep, tuple(args.window), tc,
-                                     tflite=args.tflite, provenance=prov, progress=say)
+                                     tflite=args.tflite, tflite_scheme=args.tflite_scheme,
+                                     provenance=prov, progress=say)
         results[str(path)] = {"decoders": summary, "epochs": trained.history.get("epochs"),
                               "val_run": trained.history.get("val_run"),
                               "best_val_acc": trained.history.get("best_val_acc"),
