@@ -14,8 +14,8 @@ of 6+ subjects; sizes of the default net, 64 x 320 input, compacted files; TFLit
 scheme                     size     agreement           max |dp|         accuracy change
 =========================  =======  ==================  ===============  ==================
 ``dynamic_wi8_afp32``      68.6 kB  0.994-1.000         <= 0.015         0 (trials)
-``weight_only_wi8_afp32``  ~69 kB   1.000               <= 0.003         0
-``static_wi8_ai16``        >85 kB   0.983-1.000         <= 0.20          up to -6.7 pt
+``weight_only_wi8_afp32``  69.0 kB  1.000               <= 0.003         0
+``static_wi8_ai16``        86.7 kB  0.983-1.000         <= 0.20          up to -6.7 pt
 ``static_wi8_ai8``         86.1 kB  0.91-1.00 (trials)  up to 0.61       up to -6.7 pt
 =========================  =======  ==================  ===============  ==================
 
