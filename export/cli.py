@@ -29,7 +29,7 @@ examples:
   mi-export fgsft run1_continuous.npz --events 769=left_hand,770=right_hand -o b.mibundle
 
 The paper grid (default) scores about 10 electrode groups x 26 bands x 27-40 windows by
-leave-one-block-out CV; on two cores it takes a few minutes per subject.
+leave-one-block-out CV; with 30 trials of 64 channels it takes about 20 s on two cores.
 """
 
 
