@@ -10,13 +10,13 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from edge.errors import MiEdgeError
 from export.data import DataError, load_epochs, parse_event_map
+from export.progress import progress_printer
 
 EPILOG_FGSFT = """\
 examples:
@@ -33,16 +33,6 @@ leave-one-block-out CV; with 30 trials of 64 channels it takes about 20 s on two
 """
 
 
-def _progress(quiet: bool):
-    start = time.perf_counter()
-
-    def report(msg: str) -> None:
-        if not quiet:
-            print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-    return report
-
-
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="+", type=Path,
                    help="epoch (*_imagery_*.npz) or continuous (*_continuous.npz) recordings")
@@ -55,7 +45,7 @@ def cmd_fgsft(args: argparse.Namespace) -> int:
     from export.fgsft import GRIDS, FGSFTConfig
     from export.train_fgsft import train_fgsft, write_fgsft
 
-    progress = _progress(args.quiet)
+    progress = progress_printer(args.quiet)
     if args.grid not in GRIDS:
         raise DataError(f"--grid {args.grid}: choose from {', '.join(GRIDS)}")
     ep = load_epochs(args.data, channels=args.channels, classes=args.classes,

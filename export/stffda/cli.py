@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
+from export.progress import progress_printer
 
 __all__ = ["add_subparser", "cmd_stffda", "DEFAULT_BAND"]
 
@@ -46,16 +45,6 @@ NAME_fp32, NAME_int8 and NAME_tflite_int8; `mi-edge` and `mi-export evaluate` se
 name. The fp32 ONNX also loads in BrainFlow's MLModel (ONNX_CLASSIFIER, output_name 'proba')
 when fed the preprocessed window recorded in the bundle.
 """
-
-
-def _progress(quiet: bool):
-    start = time.perf_counter()
-
-    def report(msg: str) -> None:
-        if not quiet:
-            print(f"[{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
-
-    return report
 
 
 def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -135,7 +124,7 @@ def cmd_stffda(args: argparse.Namespace) -> int:
     from export.stffda.model import STFFDAConfig
     from export.stffda.train import TrainConfig, finetune, train_pooled, train_stffda
 
-    say = _progress(args.quiet)
+    say = progress_printer(args.quiet)
     if args.window[1] <= args.window[0]:
         raise DataError(f"--window {args.window[0]:g} {args.window[1]:g}: the end must be after "
                         "the start")
