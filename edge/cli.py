@@ -117,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
                "bad_windows": stats.bad_windows, "lost_samples": stats.lost_samples,
                "skipped_hops": stats.skipped_hops,
-               "decode_ms_median": stats.decode_s.median_ms()}
+               "decode_ms_median": round(stats.decode_s.median_ms() or 0.0, 2)}
     print("mi-edge: stopped; " + ", ".join(f"{k} {v}" for k, v in summary.items()),
           file=sys.stderr, flush=True)
     return 0
