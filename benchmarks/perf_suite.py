@@ -65,21 +65,14 @@ def say(msg: str) -> None:
 def decoder_cost(bundle_path: Path, repeats: int) -> dict:
     import mne
     import torch
-    from brainflow.ml_model import (
-        BrainFlowClassifiers,
-        BrainFlowMetrics,
-        BrainFlowModelParams,
-        MLModel,
-    )
     from mne.decoding import CSP
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from stffda_latency import _time
+    from stffda_latency import _time, reference_fns
 
     from edge.bundle import open_bundle
     from edge.decoders import load_decoder
     from edge.filterbank import bandpass
     from export.data import load_epochs
-    from export.stffda.model import STFFDAConfig, STFFDANet
 
     mne.set_log_level("WARNING")
     torch.set_num_threads(1)
@@ -90,21 +83,8 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
     windows = test.X
     rows: dict = {}
     fp32 = next(n for n in bundle.decoder_names if n.endswith("_fp32"))
-    spec = bundle.decoder_spec(fp32)
-    dec32 = load_decoder(bundle, fp32)
     # latency does not depend on weight values: a net of the bundle's architecture
-    net = STFFDANet(STFFDAConfig.from_dict(spec["params"]["architecture"])).eval()
-
-    def torch_fn(w):
-        with torch.inference_mode():
-            return torch.softmax(net(torch.from_numpy(dec32.prep(w)[None])), 1).numpy()[0]
-
-    params = BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED.value,
-                                  BrainFlowClassifiers.ONNX_CLASSIFIER.value)
-    params.file = str(bundle.member_path(spec["model"]))
-    params.output_name = "proba"
-    bf = MLModel(params)
-    bf.prepare()
+    torch_fn, brainflow_fn, release = reference_fns(bundle, fp32)
     xf = bandpass(train.X, 8, 30, train.sfreq)
     csp = CSP(n_components=4, log=True).fit(xf, train.y)
     lda = LinearDiscriminantAnalysis().fit(csp.transform(xf), train.y)
@@ -113,8 +93,7 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
         return lda.predict_proba(csp.transform(bandpass(w, 8, 30, train.sfreq)[None]))[0]
 
     rows["torch fp32 (STFF-DA net)"] = _time(torch_fn, windows, repeats)
-    rows["BrainFlow MLModel (same fp32 ONNX)"] = _time(
-        lambda w: bf.predict(dec32.prep(w).astype(np.float64).ravel()), windows, repeats)
+    rows["BrainFlow MLModel (same fp32 ONNX)"] = _time(brainflow_fn, windows, repeats)
     rows["MNE CSP+LDA online step"] = _time(csp_lda, windows, repeats)
     for name in bundle.decoder_names:
         try:
@@ -123,7 +102,7 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
             say(f"skipping {name}: {exc}")
             continue
         rows[f"edge {name} ({dec.kind})"] = _time(dec.predict_proba, windows, repeats)
-    bf.release()
+    release()
     ref = {"torch": rows["torch fp32 (STFF-DA net)"]["median_ms"],
            "brainflow": rows["BrainFlow MLModel (same fp32 ONNX)"]["median_ms"],
            "csp_lda": rows["MNE CSP+LDA online step"]["median_ms"]}

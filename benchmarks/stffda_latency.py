@@ -51,6 +51,46 @@ def _time(fn, windows: np.ndarray, repeats: int) -> dict:
     return {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))}
 
 
+def reference_fns(bundle, fp32_name: str, net=None):
+    """torch fp32 and BrainFlow ``MLModel`` per-window functions for the bundle's fp32 ONNX.
+
+    Both apply the decoder's own preprocessing. ``net`` defaults to an untrained net of the
+    recorded architecture (latency does not depend on the weight values). Returns
+    ``(torch_fn, brainflow_fn, release)``; call ``release()`` when done.
+    """
+    import torch
+    from brainflow.ml_model import (
+        BrainFlowClassifiers,
+        BrainFlowMetrics,
+        BrainFlowModelParams,
+        MLModel,
+    )
+
+    from edge.decoders import load_decoder
+    from export.stffda.model import STFFDAConfig, STFFDANet
+
+    spec = bundle.decoder_spec(fp32_name)
+    dec32 = load_decoder(bundle, fp32_name)
+    net = (net if net is not None
+           else STFFDANet(STFFDAConfig.from_dict(spec["params"]["architecture"]))).eval()
+
+    def torch_fn(w):
+        with torch.inference_mode():
+            return torch.softmax(net(torch.from_numpy(dec32.prep(w)[None])), 1).numpy()[0]
+
+    params = BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED.value,
+                                  BrainFlowClassifiers.ONNX_CLASSIFIER.value)
+    params.file = str(bundle.member_path(spec["model"]))
+    params.output_name = "proba"
+    bf = MLModel(params)
+    bf.prepare()
+
+    def brainflow_fn(w):
+        return bf.predict(dec32.prep(w).astype(np.float64).ravel())
+
+    return torch_fn, brainflow_fn, bf.release
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", type=Path, help="existing bundle with stffda_* decoders; "
@@ -61,17 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from brainflow.ml_model import (
-        BrainFlowClassifiers,
-        BrainFlowMetrics,
-        BrainFlowModelParams,
-        MLModel,
-    )
 
     from edge.bundle import open_bundle
     from edge.decoders import load_decoder
     from export.data import load_epochs
-    from export.stffda.model import STFFDAConfig, STFFDANet
+    from export.stffda.model import STFFDAConfig
 
     torch.set_num_threads(1)
     tmp = tempfile.TemporaryDirectory()
@@ -90,28 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     bundle = open_bundle(bundle_path)
     windows = load_epochs([S007], window=WINDOW, runs=[12]).X
     fp32_name = f"{args.prefix}_fp32"
-    spec = bundle.decoder_spec(fp32_name)
-    dec32 = load_decoder(bundle, fp32_name)
-
     # torch fp32: the trained net; with --bundle (no state dict there) a net of the recorded
     # architecture (latency does not depend on the weight values)
-    net = (trained.net if trained is not None
-           else STFFDANet(STFFDAConfig.from_dict(spec["params"]["architecture"]))).eval()
-
-    def torch_fn(w):
-        with torch.inference_mode():
-            return torch.softmax(net(torch.from_numpy(dec32.prep(w)[None])), 1).numpy()[0]
-
-    params = BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED.value,
-                                  BrainFlowClassifiers.ONNX_CLASSIFIER.value)
-    params.file = str(bundle.member_path(spec["model"]))
-    params.output_name = "proba"
-    bf = MLModel(params)
-    bf.prepare()
-
+    torch_fn, brainflow_fn, release = reference_fns(
+        bundle, fp32_name, trained.net if trained is not None else None)
     rows = {"torch_fp32": _time(torch_fn, windows, args.repeats),
-            "brainflow_mlmodel": _time(lambda w: bf.predict(dec32.prep(w).astype(np.float64)
-                                                            .ravel()), windows, args.repeats)}
+            "brainflow_mlmodel": _time(brainflow_fn, windows, args.repeats)}
     for name in bundle.decoder_names:
         try:
             dec = load_decoder(bundle, name)
@@ -120,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         rows[f"edge:{name}"] = _time(dec.predict_proba, windows, args.repeats)
         rows[f"edge:{name}"]["kind"] = dec.kind
-    bf.release()
+    release()
     t_ref, b_ref = rows["torch_fp32"]["median_ms"], rows["brainflow_mlmodel"]["median_ms"]
     for r in rows.values():
         r["vs_torch"] = r["median_ms"] / t_ref
