@@ -45,6 +45,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge.sinks import NullSink  # noqa: E402
+
 DATA = ROOT / "data" / "eegmmidb"
 EPOCHS = DATA / "S007_imagery_left_right.npz"
 RUN12 = DATA / "S007_R12_continuous.npz"
@@ -116,32 +118,17 @@ def brainflow_delivery(cfg, seconds: float, poll_s: float = POLL_S) -> dict:
             np.zeros(0)}
 
 
-class _AgeSink:
+class _AgeSink(NullSink):
     """Keeps what the loop reports in every mode: newest-sample age at hand-over, decode time."""
 
     def __init__(self) -> None:
         self.age_ms: list[float] = []
         self.decode_ms: list[float] = []
 
-    def start(self, classes, rate):
-        pass
-
     def emit(self, out, info):
         if "sample_age_ms" in info:
             self.age_ms.append(float(info["sample_age_ms"]))
         self.decode_ms.append(float(info["decode_ms"]))
-
-    def fault(self, reason, text, info):
-        pass
-
-    def recovered(self):
-        pass
-
-    def tick(self, now):
-        pass
-
-    def stop(self):
-        pass
 
 
 def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,

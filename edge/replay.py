@@ -28,7 +28,7 @@ from edge.decision import DecisionOutput, DecisionState
 from edge.decoders import load_decoder
 from edge.loop import LoopConfig, Runtime
 from edge.recording import ContinuousRecording, event_labels, load_continuous
-from edge.sinks import FaultReason, Sink
+from edge.sinks import FaultReason, NullSink, Sink
 from edge.source import Chunk, SourceEnded
 
 __all__ = ["RecordingSource", "replay"]
@@ -77,15 +77,12 @@ class _Record:
     raw_argmax: int
 
 
-class _CollectSink:
+class _CollectSink(NullSink):
     """Keeps every hop's output for scoring."""
 
     def __init__(self) -> None:
         self.records: list[_Record] = []
         self.faults: list[tuple[float, str]] = []
-
-    def start(self, classes: list[str], decision_rate_hz: float) -> None:
-        pass
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         raw = info.get("raw_proba")
@@ -94,15 +91,6 @@ class _CollectSink:
 
     def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
         self.faults.append((float(info.get("t", 0.0)), text))
-
-    def recovered(self) -> None:
-        pass
-
-    def tick(self, now: float) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 def _score(records: list[_Record], rec: ContinuousRecording, classes: list[str], sfreq: float,

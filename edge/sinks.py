@@ -25,7 +25,8 @@ from edge.decision import DecisionOutput, DecisionState
 from edge.errors import MiEdgeError
 from firmware_bridge import DELIMITER, AsciiEncoder, DecisionFlags, FaultReason, FrameEncoder
 
-__all__ = ["Sink", "SinkError", "SerialSink", "JsonlSink", "open_sinks", "FaultReason"]
+__all__ = ["Sink", "NullSink", "SinkError", "SerialSink", "JsonlSink", "open_sinks",
+           "FaultReason"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,28 @@ class Sink(Protocol):
     def tick(self, now: float) -> None: ...
 
     def stop(self) -> None: ...
+
+
+class NullSink:
+    """A sink that ignores everything: subclass it to keep only the calls you need."""
+
+    def start(self, classes: list[str], decision_rate_hz: float) -> None:
+        pass
+
+    def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
+        pass
+
+    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
+        pass
+
+    def recovered(self) -> None:
+        pass
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 class SerialSink:

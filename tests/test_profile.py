@@ -17,6 +17,7 @@ from edge.loop import LoopConfig, Runtime
 from edge.profiling import Probes, machine_info, percentiles
 from edge.recording import load_continuous
 from edge.replay import RecordingSource
+from edge.sinks import NullSink
 from export.playback import write_playback
 
 STAGES = ("read", "read_call", "preprocess", "decode:fgsft", "decision", "serial_write", "e2e")
@@ -74,27 +75,15 @@ def test_profile_playback_writes_json_table_and_plots(s007_cyton_bundle, tmp_pat
     assert "| e2e |" in md and "p99" in md and "Probe cost" in md
 
 
-class _Collect:
+class _Collect(NullSink):
     def __init__(self):
         self.out = []
-
-    def start(self, classes, rate):
-        pass
 
     def emit(self, out, info):
         self.out.append((info["t"], out.state.value, out.class_index, info["raw_proba"]))
 
     def fault(self, reason, text, info):
         self.out.append((info["t"], "FAULT", reason.name, None))
-
-    def recovered(self):
-        pass
-
-    def tick(self, now):
-        pass
-
-    def stop(self):
-        pass
 
 
 class _LongerWindow:

@@ -21,7 +21,7 @@ from edge.loop import LoopConfig, Runtime
 from edge.recording import load_continuous
 from edge.replay import RecordingSource, replay
 from edge.ringbuffer import RingBuffer
-from edge.sinks import SerialSink
+from edge.sinks import NullSink, SerialSink
 from edge.source import SourceStalled
 from firmware_bridge import FrameDecoder, MessageType
 from firmware_bridge.decoder import Rejection
@@ -66,7 +66,7 @@ def test_decision_layer_threshold_dwell_refractory_and_fault():
 # -- real EEG through the loop ----------------------------------------------------------------
 
 
-class _Collect:
+class _Collect(NullSink):
     def __init__(self):
         self.events: list[tuple[str, float, object]] = []
 
@@ -81,9 +81,6 @@ class _Collect:
 
     def recovered(self):
         self.events.append(("recovered", -1.0, None))
-
-    def tick(self, now):
-        pass
 
     def stop(self):
         self.events.append(("stop", -1.0, None))
