@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from edge.recording import load_continuous
-from edge.replay import _Record, _score
+from edge.scoring import records_from_jsonl, score_decisions
 from export.data import DataError
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data" / "eegmmidb"
@@ -155,17 +155,14 @@ def run_demo(workdir: Path, grid: str = "paper", jobs: int = 2, as_json: bool = 
 def _summarise(bundle: Path, host_log: Path, device_log: Path,
                offline: dict[str, dict]) -> dict[str, object]:
     from edge.bundle import open_bundle
-    from edge.decision import DecisionState
 
     b = open_bundle(bundle)
     window = b.decoder_spec("fgsft")["window"]
     host = [json.loads(x) for x in host_log.read_text().splitlines() if x.strip()]
-    records = [_Record(float(h["t"]), DecisionState(h["type"].upper()), int(h["class_index"]),
-                       int(max(range(len(h["raw_proba"])), key=h["raw_proba"].__getitem__)))
-               for h in host if h["type"] in ("decision", "no_decision")]
+    records = records_from_jsonl(host)
     rec = load_continuous(HELD_OUT)
-    live = _score(records, rec, b.classes, b.sfreq, float(window["tmin"]),
-                  float(window["tmax"]), 0.125)
+    live = score_decisions(records, rec, b.classes, float(window["tmin"]),
+                           float(window["tmax"]), 0.125)
     decode = sorted(float(h["decode_ms"]) for h in host if "decode_ms" in h)
     live["decode_ms_median"] = decode[len(decode) // 2] if decode else float("nan")
     dev = [json.loads(x) for x in device_log.read_text().splitlines() if x.endswith("}")]

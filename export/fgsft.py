@@ -31,10 +31,10 @@ from threadpoolctl import threadpool_limits
 
 from edge.decoders.fgsft import FGSFTModel
 from edge.features import covariances, log_variance_features, sub_covariances
-from edge.filterbank import bandpass, fgsft_bands
-from edge.windows import PAPER_WINDOW_LENGTHS, time_windows
+from edge.filterbank import bandpass
 from export.divcsp import divcsp, divcsp_batch
 from export.electrode_groups import ElectrodeGroup, all_groups
+from export.grid import PAPER_WINDOW_LENGTHS, fgsft_bands, time_windows
 from export.linear_svm import fit_kernel_svm, fit_linear_svm
 
 __all__ = ["GridSpec", "FGSFTConfig", "FGSFTClassifier", "lobo_blocks", "GRIDS"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import sosfreqz
 
-from edge.filterbank import bandpass, bandpass_sos, fgsft_bands
-from edge.windows import time_windows
+from edge.filterbank import bandpass, bandpass_sos
+from export.grid import fgsft_bands, time_windows
 
 
 def test_paper_band_list():
