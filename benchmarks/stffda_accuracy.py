@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from export.commands.stffda import DEFAULT_BAND  # noqa: E402
 from export.data import load_epochs  # noqa: E402
-from export.stffda.cli import DEFAULT_BAND  # noqa: E402
 from export.stffda.model import STFFDAConfig  # noqa: E402
 from export.stffda.onnx_export import export_onnx  # noqa: E402
 from export.stffda.quantize import quantize_onnx, run_onnx  # noqa: E402

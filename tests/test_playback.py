@@ -12,8 +12,9 @@ from brainflow.board_shim import BoardShim
 from brainflow.data_filter import DataFilter
 from conftest import S007_R12
 
+from export.commands.playback import add_subparser
 from export.data import DataError, _resample, file_sha256, load_continuous
-from export.playback import add_subparser, write_playback
+from export.playback import write_playback
 
 CHANNELS = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "Fz"]
 

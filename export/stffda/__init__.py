@@ -9,7 +9,7 @@ Modules, in the order of the data path:
 * :mod:`export.stffda.onnx_export` / :mod:`export.stffda.quantize` /
   :mod:`export.stffda.tflite_export`: fp32 ONNX (BrainFlow-compatible), int8 ONNX Runtime, int8
   TFLite through LiteRT;
-* :mod:`export.stffda.bundle`: writes all of them into a bundle; :mod:`export.stffda.cli`:
+* :mod:`export.stffda.bundle`: writes all of them into a bundle; :mod:`export.commands.stffda`:
   ``mi-export stffda``.
 
 The edge runs the exported files with :mod:`edge.decoders.onnx_decoder` and

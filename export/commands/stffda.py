@@ -1,7 +1,6 @@
 """``mi-export stffda``: train STFF-DA, export fp32/int8 ONNX and int8 TFLite into a bundle.
 
-All argparse code for the sub-command lives here; :func:`add_subparser` is called once by
-``export.cli.build_parser``.
+The training itself lives in :mod:`export.stffda`; this module is the argparse wiring.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import numpy as np
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
 
-__all__ = ["add_subparser", "cmd_stffda", "DEFAULT_BAND"]
+__all__ = ["add_subparser", "run", "DEFAULT_BAND"]
 
 #: Band-pass used by default. The paper uses 0.5-40 Hz; on eegmmidb (LORO, 1D front end) the
 #: 0.5-4 Hz drift dominated the input and the net stayed near chance on S002 (0.56), while
@@ -108,7 +107,7 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "a subject's held-out decisions of trained nets)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_stffda)
+    p.set_defaults(func=run)
     return p
 
 
@@ -119,7 +118,7 @@ def _load(paths, args) -> EpochSet:
                        runs=args.runs, event_map=parse_event_map(args.events))
 
 
-def cmd_stffda(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from export.stffda.bundle import write_stffda
     from export.stffda.model import STFFDAConfig
     from export.stffda.train import TrainConfig, finetune, train_pooled, train_stffda
