@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -267,61 +268,79 @@ def load_epochs(
     if not paths:
         raise DataError("no data files given")
     parts: list[EpochSet] = []
-    group_offset = 0
     for p in map(Path, paths):
-        if not p.is_file():
-            raise DataError(f"{p}: no such file")
-        try:
-            with np.load(p, allow_pickle=False) as probe:
-                is_continuous = "raw" in probe.files
-        except Exception as exc:
-            raise DataError(f"{p}: not a readable npz file ({exc})") from exc
-        if is_continuous:
-            margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
-            d = _epochs_from_continuous(p, event_map, margin)
-        else:
-            d = _open_npz(p, EPOCH_KEYS)
-        X = np.asarray(d["X"], dtype=np.float64)
-        if X.ndim != 3:
-            raise DataError(f"{p}: X must be (trials, channels, samples), got shape {X.shape}")
-        y = np.asarray(d["y"], dtype=np.int64)
-        file_classes = [str(c) for c in np.atleast_1d(d["class_names"])]
-        file_channels = [str(c) for c in np.atleast_1d(d["ch_names"])]
-        if len(y) != len(X) or len(file_channels) != X.shape[1]:
-            raise DataError(f"{p}: {len(X)} epochs, {len(y)} labels, {X.shape[1]} rows for "
-                            f"{len(file_channels)} channel names")
-        if not np.all(np.isfinite(X)):
-            raise DataError(f"{p}: X contains NaN or infinite samples")
-        run = np.asarray(d.get("run", np.zeros(len(y))), dtype=np.int64).reshape(-1)
-        if run.size == 1:
-            run = np.full(len(y), int(run[0]))
         want_ch = channels if channels is not None else (parts[0].ch_names if parts else None)
         want_cls = classes if classes is not None else (parts[0].class_names if parts else None)
-        idx = _channel_index(file_channels, want_ch, p)
-        mask, y_sel, names = _select_classes(y, file_classes, want_cls, p)
-        if runs is not None:
-            keep_run = np.isin(run, list(runs))
-            if not np.any(keep_run & mask):
-                raise DataError(f"{p}: no trial from run(s) {list(runs)}; it has "
-                                f"{sorted(set(run.tolist()))}")
-            y_sel = y_sel[keep_run[mask]]
-            mask = mask & keep_run
-        X = X[mask][:, idx]
-        run = run[mask]
-        fs = float(d["sfreq"])
-        X, fs = _resample(X, fs, sfreq)
-        tmin = float(d["tmin"])
-        if window is not None:
-            X = X[..., _window_slice(tmin, X.shape[-1], fs, window, p)]
-            tmin = float(window[0])
-        _, group = np.unique(run, return_inverse=True)
-        parts.append(EpochSet(
-            X=np.ascontiguousarray(X), y=y_sel, class_names=names,
-            ch_names=[file_channels[i] for i in idx], sfreq=fs, tmin=tmin,
-            groups=group + group_offset, runs=run,
-            subjects=[str(d.get("subject", p.stem))], sources=[p],
-        ))
-        group_offset += int(group.max()) + 1
+        part = _load_file(p, want_ch, want_cls, window, sfreq, runs, event_map)
+        if parts:
+            part.groups = part.groups + int(parts[-1].groups.max()) + 1
+        parts.append(part)
+    return _concatenate(parts)
+
+
+def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
+                      window: tuple[float, float] | None) -> dict[str, Any]:
+    """The raw arrays of one epoch file, or of a continuous file epoched from its events."""
+    if not p.is_file():
+        raise DataError(f"{p}: no such file")
+    try:
+        with np.load(p, allow_pickle=False) as probe:
+            is_continuous = "raw" in probe.files
+    except Exception as exc:
+        raise DataError(f"{p}: not a readable npz file ({exc})") from exc
+    if is_continuous:
+        margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
+        return _epochs_from_continuous(p, event_map, margin)
+    return _open_npz(p, EPOCH_KEYS)
+
+
+def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] | None,
+               window: tuple[float, float] | None, sfreq: float | None,
+               runs: Sequence[int] | None, event_map: dict[int, str] | None) -> EpochSet:
+    d = _read_epochs_file(p, event_map, window)
+    X = np.asarray(d["X"], dtype=np.float64)
+    if X.ndim != 3:
+        raise DataError(f"{p}: X must be (trials, channels, samples), got shape {X.shape}")
+    y = np.asarray(d["y"], dtype=np.int64)
+    file_classes = [str(c) for c in np.atleast_1d(d["class_names"])]
+    file_channels = [str(c) for c in np.atleast_1d(d["ch_names"])]
+    if len(y) != len(X) or len(file_channels) != X.shape[1]:
+        raise DataError(f"{p}: {len(X)} epochs, {len(y)} labels, {X.shape[1]} rows for "
+                        f"{len(file_channels)} channel names")
+    if not np.all(np.isfinite(X)):
+        raise DataError(f"{p}: X contains NaN or infinite samples")
+    fs = float(d["sfreq"])
+    if not np.isfinite(fs) or fs <= 0:
+        raise DataError(f"{p}: sampling rate {fs:g} Hz; expected a positive rate")
+    run = np.asarray(d.get("run", np.zeros(len(y))), dtype=np.int64).reshape(-1)
+    if run.size == 1:
+        run = np.full(len(y), int(run[0]))
+    idx = _channel_index(file_channels, want_ch, p)
+    mask, y_sel, names = _select_classes(y, file_classes, want_cls, p)
+    if runs is not None:
+        keep_run = np.isin(run, list(runs))
+        if not np.any(keep_run & mask):
+            raise DataError(f"{p}: no trial from run(s) {list(runs)}; it has "
+                            f"{sorted(set(run.tolist()))}")
+        y_sel = y_sel[keep_run[mask]]
+        mask = mask & keep_run
+    X = X[mask][:, idx]
+    run = run[mask]
+    X, fs = _resample(X, fs, sfreq)
+    tmin = float(d["tmin"])
+    if window is not None:
+        X = X[..., _window_slice(tmin, X.shape[-1], fs, window, p)]
+        tmin = float(window[0])
+    _, group = np.unique(run, return_inverse=True)
+    return EpochSet(
+        X=np.ascontiguousarray(X), y=y_sel, class_names=names,
+        ch_names=[file_channels[i] for i in idx], sfreq=fs, tmin=tmin,
+        groups=group, runs=run,
+        subjects=[str(d.get("subject", p.stem))], sources=[p],
+    )
+
+
+def _concatenate(parts: list[EpochSet]) -> EpochSet:
     first = parts[0]
     for part in parts[1:]:
         if not np.isclose(part.sfreq, first.sfreq):

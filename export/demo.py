@@ -67,27 +67,8 @@ def run_demo(workdir: Path, grid: str = "paper", jobs: int = 2, as_json: bool = 
                             "repository")
     workdir.mkdir(parents=True, exist_ok=True)
     bundle = workdir / "S007_cyton.mibundle"
-    if (bundle / "manifest.json").exists():
-        for member in bundle.iterdir():
-            member.unlink()
-        bundle.rmdir()
     t0 = time.perf_counter()
-    common = [str(EPOCHS), "--runs", *TRAIN_RUNS, "--window", *WINDOW, "--channels", *CHANNELS,
-              "--sfreq", SFREQ, "-o", str(bundle)]
-
-    _say(f"== 1/6 train on real EEG (eegmmidb S007, runs {', '.join(TRAIN_RUNS)}; "
-         f"{len(CHANNELS)} Cyton electrodes at {SFREQ} Hz) and export one bundle")
-    _run(_tool("export.cli", "fgsft", *common, "--grid", grid, "--jobs", str(jobs)))
-    if stffda:
-        _run(_tool("export.cli", "stffda", *common))
-
-    _say("== 2/6 verify the bundle as the device does, evaluate on the held-out run 12")
-    _run(_tool("edge.cli", "check", str(bundle)))
-    offline = json.loads(_run(_tool("export.cli", "evaluate", str(bundle), str(HELD_OUT),
-                                    "--json"), capture=True))
-    for name, r in offline.items():
-        _say(f"   {name:<22} held-out accuracy {r['accuracy']:.3f} on {r['n_trials']} trials, "
-             f"kappa {r['kappa']:.2f}")
+    offline = _train_verify_evaluate(bundle, grid, jobs, stffda)
 
     _say(f"== 3/6 write held-out run 12 as a Cyton playback file (played at {speed:g}x)")
     playback = workdir / "S007_R12_cyton.csv"
@@ -96,24 +77,7 @@ def run_demo(workdir: Path, grid: str = "paper", jobs: int = 2, as_json: bool = 
 
     _say("== 4/6 start the device emulator on a virtual serial port")
     device_log = workdir / "device.jsonl"
-    emu_cmd = _tool("firmware_bridge.cli", "emulate", "--json-log", str(device_log),
-                    "--heartbeat-timeout-ms", "1000")
-    _say(f"   $ {_show(emu_cmd)} &")
-    emulator = subprocess.Popen(emu_cmd, stdout=subprocess.PIPE, text=True)
-    port = (emulator.stdout.readline() if emulator.stdout else "").strip()
-    if not port.startswith("/"):
-        emulator.kill()
-        raise SystemExit(f"demo: the emulator did not open a port ({port!r})")
-    _say(f"   emulator listening on {port}")
-
-    def relay() -> None:  # show what the device sees, live
-        assert emulator.stdout is not None
-        for line in emulator.stdout:
-            if "DECISION" in line and "HOLD" in line:
-                continue  # one HOLD per hop: too chatty for the terminal
-            _say(f"   [device] {line.rstrip()}")
-
-    threading.Thread(target=relay, daemon=True).start()
+    emulator, port = _start_emulator(device_log)
 
     _say("== 5/6 run the runtime against BrainFlow's playback board (master Cyton)")
     host_log = workdir / "host.jsonl"
@@ -136,20 +100,72 @@ def run_demo(workdir: Path, grid: str = "paper", jobs: int = 2, as_json: bool = 
     if as_json:
         print(json.dumps(summary))
     else:
-        d, live = summary["device"], summary["live"]
-        print(f"device: {d['frames']} frames, {d['decisions']} decisions acted on, "
-              f"{d['rejected']} rejected, {d['gaps']} sequence gaps, final state "
-              f"{d['final_state']}")
-        print(f"live (fgsft on the playback board): cue-locked decision accuracy "
-              f"{live['decision_accuracy']:.3f} on {live['n_cues']} cues "
-              f"({live['decided']:.0%} decided), latency from cue {live['latency_s_mean']:.2f} s, "
-              f"aligned-window accuracy {live['aligned_window_accuracy']:.3f}, decode "
-              f"{live['decode_ms_median']:.1f} ms median per window")
-        for name, r in offline.items():
-            print(f"offline {name}: accuracy {r['accuracy']:.3f}, kappa {r['kappa']:.2f}, ITR "
-                  f"{r['itr_bits_per_min']:.1f} bit/min")
-        print(f"bundle {bundle}; logs {host_log}, {device_log}; {summary['seconds']:.0f} s")
+        _print_summary(summary)
     return 0
+
+
+def _train_verify_evaluate(bundle: Path, grid: str, jobs: int, stffda: bool) -> dict:
+    """Steps 1-2: train into a fresh bundle, check it as the device does, evaluate on run 12."""
+    if (bundle / "manifest.json").exists():
+        for member in bundle.iterdir():
+            member.unlink()
+        bundle.rmdir()
+    common = [str(EPOCHS), "--runs", *TRAIN_RUNS, "--window", *WINDOW, "--channels", *CHANNELS,
+              "--sfreq", SFREQ, "-o", str(bundle)]
+    _say(f"== 1/6 train on real EEG (eegmmidb S007, runs {', '.join(TRAIN_RUNS)}; "
+         f"{len(CHANNELS)} Cyton electrodes at {SFREQ} Hz) and export one bundle")
+    _run(_tool("export.cli", "fgsft", *common, "--grid", grid, "--jobs", str(jobs)))
+    if stffda:
+        _run(_tool("export.cli", "stffda", *common))
+
+    _say("== 2/6 verify the bundle as the device does, evaluate on the held-out run 12")
+    _run(_tool("edge.cli", "check", str(bundle)))
+    offline = json.loads(_run(_tool("export.cli", "evaluate", str(bundle), str(HELD_OUT),
+                                    "--json"), capture=True))
+    for name, r in offline.items():
+        _say(f"   {name:<22} held-out accuracy {r['accuracy']:.3f} on {r['n_trials']} trials, "
+             f"kappa {r['kappa']:.2f}")
+    return offline
+
+
+def _start_emulator(device_log: Path) -> tuple[subprocess.Popen, str]:
+    """Step 4: the device emulator on a fresh pty; its output is relayed to the terminal."""
+    emu_cmd = _tool("firmware_bridge.cli", "emulate", "--json-log", str(device_log),
+                    "--heartbeat-timeout-ms", "1000")
+    _say(f"   $ {_show(emu_cmd)} &")
+    emulator = subprocess.Popen(emu_cmd, stdout=subprocess.PIPE, text=True)
+    port = (emulator.stdout.readline() if emulator.stdout else "").strip()
+    if not port.startswith("/"):
+        emulator.kill()
+        raise SystemExit(f"demo: the emulator did not open a port ({port!r})")
+    _say(f"   emulator listening on {port}")
+
+    def relay() -> None:  # show what the device sees, live
+        assert emulator.stdout is not None
+        for line in emulator.stdout:
+            if "DECISION" in line and "HOLD" in line:
+                continue  # one HOLD per hop: too chatty for the terminal
+            _say(f"   [device] {line.rstrip()}")
+
+    threading.Thread(target=relay, daemon=True).start()
+    return emulator, port
+
+
+def _print_summary(summary: dict) -> None:
+    d, live, offline = summary["device"], summary["live"], summary["offline"]
+    print(f"device: {d['frames']} frames, {d['decisions']} decisions acted on, "
+          f"{d['rejected']} rejected, {d['gaps']} sequence gaps, final state "
+          f"{d['final_state']}")
+    print(f"live (fgsft on the playback board): cue-locked decision accuracy "
+          f"{live['decision_accuracy']:.3f} on {live['n_cues']} cues "
+          f"({live['decided']:.0%} decided), latency from cue {live['latency_s_mean']:.2f} s, "
+          f"aligned-window accuracy {live['aligned_window_accuracy']:.3f}, decode "
+          f"{live['decode_ms_median']:.1f} ms median per window")
+    for name, r in offline.items():
+        print(f"offline {name}: accuracy {r['accuracy']:.3f}, kappa {r['kappa']:.2f}, ITR "
+              f"{r['itr_bits_per_min']:.1f} bit/min")
+    print(f"bundle {summary['bundle']}; logs {summary['logs'][0]}, {summary['logs'][1]}; "
+          f"{summary['seconds']:.0f} s")
 
 
 def _summarise(bundle: Path, host_log: Path, device_log: Path,
@@ -175,4 +191,5 @@ def _summarise(bundle: Path, host_log: Path, device_log: Path,
         "gaps": sum(r["event"] == "gap" for r in dev),
         "final_state": f"{states[-1]['state']} ({states[-1]['reason']})" if states else "none",
     }
-    return {"bundle": str(bundle), "offline": offline, "live": live, "device": device}
+    return {"bundle": str(bundle), "offline": offline, "live": live, "device": device,
+            "logs": [str(host_log), str(device_log)]}

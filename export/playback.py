@@ -35,6 +35,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from brainflow.board_shim import BoardShim, BrainFlowError
@@ -46,6 +47,7 @@ from edge.acquisition import (
     resolve_board,
     sidecar_path,
 )
+from edge.recording import ContinuousRecording
 from export.data import DataError, _resample, file_sha256, load_continuous
 
 __all__ = ["PlaybackFile", "write_playback"]
@@ -128,38 +130,13 @@ def write_playback(
         Missing or unknown channels, too many names, an empty selection.
     """
     board_id = resolve_board(board)
-    try:
-        descr = BoardShim.get_board_descr(board_id)
-    except BrainFlowError as exc:
-        raise BoardConfigError(f"{board_label(board_id)} cannot be a playback master: {exc}") \
-            from exc
-    num_rows = int(descr["num_rows"])
-    eeg_rows = list(descr.get("eeg_channels", []))
-    rate = float(descr["sampling_rate"])
-    if not eeg_rows:
-        raise BoardConfigError(f"{board_label(board_id)} has no EEG inputs")
+    descr = _board_descr(board_id)
+    num_rows, rate = int(descr["num_rows"]), float(descr["sampling_rate"])
+    eeg_rows = list(descr["eeg_channels"])
     if not speed > 0:
         raise DataError(f"speed must be > 0, got {speed}")
     rec = load_continuous(continuous_npz)
-    if not channels:
-        raise DataError(
-            f"give the recording channel for each of the {len(eeg_rows)} EEG inputs of "
-            f"{board_label(board_id)}, in input order (--channels C3 Cz C4 ...); the recording "
-            f"has {', '.join(rec.ch_names)}")
-    if len(channels) > len(eeg_rows):
-        raise DataError(f"{len(channels)} channels given but {board_label(board_id)} has "
-                        f"{len(eeg_rows)} EEG inputs")
-    lookup = {c.lower(): i for i, c in enumerate(rec.ch_names)}
-    missing = [c for c in channels if c.lower() not in lookup]
-    if missing:
-        raise DataError(f"{rec.source}: channel(s) {', '.join(missing)} not in the recording; it "
-                        f"has {', '.join(rec.ch_names)}")
-    if len({c.lower() for c in channels}) != len(channels):
-        raise DataError(f"channels {list(channels)}: a channel is named twice")
-    if len(channels) < len(eeg_rows):
-        log.warning("%d channel(s) for the %d EEG inputs of %s: inputs %d..%d are written as "
-                    "zeros", len(channels), len(eeg_rows), board_label(board_id),
-                    len(channels) + 1, len(eeg_rows))
+    idx = _input_channels(rec, channels, len(eeg_rows), board_label(board_id))
 
     # crop in the recording's own samples, then resample to the board's rate
     n_rec = rec.raw.shape[1]
@@ -168,7 +145,6 @@ def write_playback(
     if not 0 <= a < b <= n_rec:
         raise DataError(f"{rec.source}: {start_s:g} s + {duration_s} s is outside the recording "
                         f"(0..{n_rec / rec.sfreq:g} s)")
-    idx = [lookup[c.lower()] for c in channels]
     eeg, _ = _resample(rec.raw[idx, a:b], rec.sfreq, rate)
     n = int(eeg.shape[1])
 
@@ -200,9 +176,6 @@ def write_playback(
 
     names: list[str | None] = [rec.ch_names[i] for i in idx]
     names += [None] * (len(eeg_rows) - len(names))
-    event_map = {str(code + 1): (rec.event_names[code] if code < len(rec.event_names)
-                                 else f"event {code}")
-                 for code in sorted({int(c) for c in rec.events[:, 1]})}
     side = sidecar_path(out)
     side.write_text(json.dumps({
         "format": "mi-edge-playback",
@@ -216,9 +189,7 @@ def write_playback(
         "channels": names,
         "eeg_rows": eeg_rows,
         "marker_row": marker_row,
-        "marker_map": event_map,
-        "marker_note": "marker = source event code + 1 at the cue sample (0 = no marker)",
-        "markers": [list(m) for m in marks],
+        **_marker_info(rec, marks),
         "source": {
             "file": str(rec.source),
             "sha256": file_sha256(rec.source),
@@ -235,3 +206,49 @@ def write_playback(
              board_label(board_id), len(marks))
     return PlaybackFile(path=out, sidecar=side, board_id=board_id, sfreq=rate, n_samples=n,
                         channels=names, markers=np.array(marks, dtype=np.int64).reshape(-1, 2))
+
+
+def _board_descr(board_id: int) -> dict[str, Any]:
+    """BrainFlow's description of a master board that has EEG inputs."""
+    try:
+        descr = BoardShim.get_board_descr(board_id)
+    except BrainFlowError as exc:
+        raise BoardConfigError(f"{board_label(board_id)} cannot be a playback master: {exc}") \
+            from exc
+    if not descr.get("eeg_channels"):
+        raise BoardConfigError(f"{board_label(board_id)} has no EEG inputs")
+    return descr
+
+
+def _input_channels(rec: ContinuousRecording, channels: Sequence[str] | None, n_inputs: int,
+                    board: str) -> list[int]:
+    """Recording rows for the board's EEG inputs, in input order (named by the user)."""
+    if not channels:
+        raise DataError(
+            f"give the recording channel for each of the {n_inputs} EEG inputs of "
+            f"{board}, in input order (--channels C3 Cz C4 ...); the recording "
+            f"has {', '.join(rec.ch_names)}")
+    if len(channels) > n_inputs:
+        raise DataError(f"{len(channels)} channels given but {board} has {n_inputs} EEG inputs")
+    lookup = {c.lower(): i for i, c in enumerate(rec.ch_names)}
+    missing = [c for c in channels if c.lower() not in lookup]
+    if missing:
+        raise DataError(f"{rec.source}: channel(s) {', '.join(missing)} not in the recording; it "
+                        f"has {', '.join(rec.ch_names)}")
+    if len({c.lower() for c in channels}) != len(channels):
+        raise DataError(f"channels {list(channels)}: a channel is named twice")
+    if len(channels) < n_inputs:
+        log.warning("%d channel(s) for the %d EEG inputs of %s: inputs %d..%d are written as "
+                    "zeros", len(channels), n_inputs, board, len(channels) + 1, n_inputs)
+    return [lookup[c.lower()] for c in channels]
+
+
+def _marker_info(rec: ContinuousRecording, marks: list[tuple[int, int]]) -> dict[str, Any]:
+    event_map = {str(code + 1): (rec.event_names[code] if code < len(rec.event_names)
+                                 else f"event {code}")
+                 for code in sorted({int(c) for c in rec.events[:, 1]})}
+    return {
+        "marker_map": event_map,
+        "marker_note": "marker = source event code + 1 at the cue sample (0 = no marker)",
+        "markers": [list(m) for m in marks],
+    }

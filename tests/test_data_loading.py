@@ -88,3 +88,15 @@ def test_event_map_parsing():
                                                                770: "right_hand"}
     with pytest.raises(DataError, match="CODE=NAME"):
         parse_event_map("left")
+
+
+@pytest.mark.parametrize("rate", [0.0, -160.0, float("nan")])
+def test_a_file_with_a_non_positive_sampling_rate_is_refused(tmp_path, rate):
+    """A zero, negative or NaN ``sfreq`` in a data file is one clear error, not a traceback
+    deep in the resampler (issue 11)."""
+    d = dict(np.load(S007))
+    d["sfreq"] = np.array(rate)
+    bad = tmp_path / "bad_rate.npz"
+    np.savez(bad, **d)
+    with pytest.raises(DataError, match="sampling rate .* expected a positive rate"):
+        load_epochs([bad], window=(0.5, 2.5))
