@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edge.argtypes import positive_float, positive_int
+
 __all__ = ["add_subparser", "run"]
 
 
@@ -25,8 +27,8 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "emulator.")
     p.add_argument("--workdir", default="build/demo", help="where the bundle and report go")
     p.add_argument("--grid", default="paper", help="paper (default) or fast")
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--speed", type=float, default=2.0,
+    p.add_argument("--jobs", type=positive_int, default=2)
+    p.add_argument("--speed", type=positive_float, default=2.0,
                    help="playback speed of the held-out run (2: 62 s instead of 125 s)")
     p.add_argument("--no-stffda", action="store_true", help="train FGSFT only")
     p.add_argument("--json", action="store_true")

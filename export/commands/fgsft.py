@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from export.commands.common import add_data_args
 from export.data import DataError, load_epochs, parse_event_map
 from export.progress import progress_printer
@@ -76,16 +77,20 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_data_args(p)
     p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to write")
     p.add_argument("--name", default="fgsft", help="decoder name in the bundle (default fgsft)")
-    p.add_argument("--window", type=float, nargs=2, default=(0.5, 2.5), metavar=("TMIN", "TMAX"),
+    p.add_argument("--window", type=finite_float, nargs=2, default=(0.5, 2.5),
+                   metavar=("TMIN", "TMAX"),
                    help="analysed epoch relative to the cue, s (default 0.5 2.5; the paper also "
                         "uses 0 1.5)")
     p.add_argument("--channels", nargs="+", help="electrodes to use, by name (default: all)")
     p.add_argument("--classes", nargs=2, help="the two classes, by name (default: the file's)")
-    p.add_argument("--sfreq", type=float, help="resample to this rate first (Hz)")
+    p.add_argument("--sfreq", type=positive_float, help="resample to this rate first (Hz)")
     p.add_argument("--grid", default="paper", help="segment grid: paper (default) or fast")
-    p.add_argument("--lam", type=float, default=0.1, help="divCSP intra-class weight (0.1)")
-    p.add_argument("--filters", type=int, default=4, help="divCSP filters per segment, d (4)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (use 2 on two cores)")
+    p.add_argument("--lam", type=non_negative_float, default=0.1,
+                   help="divCSP intra-class weight (0.1)")
+    p.add_argument("--filters", type=positive_int, default=4,
+                   help="divCSP filters per segment, d (4)")
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="worker processes (use 2 on two cores)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)

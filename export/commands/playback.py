@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from edge.acquisition import board_label
+from edge.argtypes import non_negative_float, positive_float
 from export.playback import write_playback
 
 __all__ = ["add_subparser", "run"]
@@ -61,9 +62,11 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--channels", nargs="+", required=True,
                    help="recording channel on each EEG input, in input order (fewer than the "
                         "board's inputs: the rest are zero)")
-    p.add_argument("--start", type=float, default=0.0, help="start in the recording, s")
-    p.add_argument("--duration", type=float, help="length to write, s (default: to the end)")
-    p.add_argument("--speed", type=float, default=1.0,
+    p.add_argument("--start", type=non_negative_float, default=0.0,
+                   help="start in the recording, s")
+    p.add_argument("--duration", type=positive_float,
+                   help="length to write, s (default: to the end)")
+    p.add_argument("--speed", type=positive_float, default=1.0,
                    help="playback speed factor written in the timestamps (default 1, real time)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=run)

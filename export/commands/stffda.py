@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
 
@@ -63,12 +64,14 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--name", default="stffda", help="decoder name prefix (default stffda)")
     p.add_argument("--runs", type=int, nargs="+", help="keep only trials of these runs")
     p.add_argument("--events", help="continuous files: CODE=CLASS[,...] cue map")
-    p.add_argument("--window", type=float, nargs=2, default=(0.5, 2.5), metavar=("TMIN", "TMAX"),
+    p.add_argument("--window", type=finite_float, nargs=2, default=(0.5, 2.5),
+                   metavar=("TMIN", "TMAX"),
                    help="analysed window relative to the cue, s (default 0.5 2.5)")
     p.add_argument("--channels", nargs="+", help="electrodes to use, by name (default: all)")
     p.add_argument("--classes", nargs="+", help="classes, by name (default: the file's)")
-    p.add_argument("--sfreq", type=float, help="resample to this rate first (Hz)")
-    p.add_argument("--band", type=float, nargs=2, default=DEFAULT_BAND, metavar=("LOW", "HIGH"),
+    p.add_argument("--sfreq", type=positive_float, help="resample to this rate first (Hz)")
+    p.add_argument("--band", type=positive_float, nargs=2, default=DEFAULT_BAND,
+                   metavar=("LOW", "HIGH"),
                    help="band-pass, Hz (default 4 40; the paper's is 0.5 40)")
     g = p.add_argument_group("network")
     g.add_argument("--front-end", choices=("1d", "2d"), default="1d",
@@ -78,18 +81,19 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="ablation: read the last LSTM state instead of attending over time")
     g.add_argument("--channel-gate", action="store_true",
                    help="squeeze-and-excitation gate over electrodes before the CNN")
-    g.add_argument("--filters", type=int, default=16, help="F, conv feature maps (16)")
-    g.add_argument("--kernel", type=float, default=0.15,
+    g.add_argument("--filters", type=positive_int, default=16, help="F, conv feature maps (16)")
+    g.add_argument("--kernel", type=positive_float, default=0.15,
                    help="K, first temporal kernel in seconds (0.15 s; made odd in samples)")
-    g.add_argument("--layers", type=int, default=2, help="N, temporal conv layers (2)")
-    g.add_argument("--hidden", type=int, default=32, help="LSTM hidden units (32)")
+    g.add_argument("--layers", type=positive_int, default=2, help="N, temporal conv layers (2)")
+    g.add_argument("--hidden", type=positive_int, default=32, help="LSTM hidden units (32)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=200, help="max epochs (200)")
-    t.add_argument("--patience", type=int, default=40, help="early-stopping patience (40)")
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=positive_int, default=200, help="max epochs (200)")
+    t.add_argument("--patience", type=positive_int, default=40, help="early-stopping patience (40)")
+    t.add_argument("--lr", type=positive_float, default=1e-3)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=1, help="torch threads (1: deterministic)")
-    t.add_argument("--crop-shift", type=float, default=0.25,
+    t.add_argument("--threads", type=positive_int, default=1,
+                   help="torch threads (1: deterministic)")
+    t.add_argument("--crop-shift", type=non_negative_float, default=0.25,
                    help="random crops start up to this many s before/after the window (0.25)")
     t.add_argument("--pretrain", nargs="+", type=Path, metavar="FILE",
                    help="other subjects' recordings: train a pooled model on them first, then "
