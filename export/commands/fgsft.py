@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
-from export.commands.common import add_data_args
+from export.commands.common import add_data_args, require_trials
 from export.data import DataError, load_epochs, parse_event_map
 from export.progress import progress_printer
 
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     ep = load_epochs(args.data, channels=args.channels, classes=args.classes,
                      window=tuple(args.window), sfreq=args.sfreq, runs=args.runs,
                      event_map=parse_event_map(args.events))
+    require_trials(ep)
     counts = np.bincount(ep.y, minlength=len(ep.class_names))
     per_class = ", ".join(f"{c}: {n}" for c, n in zip(ep.class_names, counts, strict=True))
     progress(f"loaded {len(ep.y)} trials ({per_class}), "

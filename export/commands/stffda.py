@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
+from export.commands.common import require_trials
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
 
@@ -146,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
                        hidden=args.hidden, attention=not args.no_attention,
                        channel_gate=args.channel_gate)
     for ep in targets:
+        require_trials(ep)
         counts = np.bincount(ep.y, minlength=len(ep.class_names))
         say(f"loaded {', '.join(ep.subjects)}: {len(ep.y)} trials "
             f"({', '.join(f'{c}: {n}' for c, n in zip(ep.class_names, counts, strict=True))}), "
