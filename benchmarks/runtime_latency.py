@@ -80,7 +80,7 @@ def ensure_playback(path: Path) -> Path:
 
 
 def board_config(board: str, playback_file: Path):
-    from edge.acquisition import BoardConfig
+    from edge.boards import BoardConfig
 
     if board == "playback":
         return BoardConfig(board="playback", file=str(playback_file), master_board="cyton",
@@ -134,7 +134,7 @@ class _AgeSink(NullSink):
 def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
                     poll_s: float = POLL_S) -> dict:
     """The mi-edge loop on ``cfg`` for ``seconds``: FGSFT deciding, serial to a drained pty."""
-    from edge.acquisition import BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.bundle import open_bundle
     from edge.decoders import load_decoder
     from edge.loop import LoopConfig, Runtime

@@ -28,10 +28,14 @@ import warnings
 from pathlib import Path
 
 from edge.bundle import open_bundle, verify_report
-from edge.decision import DecisionConfig
+from edge.cli_args import (
+    add_board_arguments,
+    add_loop_arguments,
+    board_config,
+    loop_config,
+)
 from edge.decoders import load_decoder
 from edge.errors import MiEdgeError
-from edge.loop import LoopConfig
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -60,47 +64,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_loop_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("decoding and decisions")
-    g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
-    g.add_argument("--hop", type=float, default=0.125,
-                   help="decode a window every HOP seconds of data (default 0.125)")
-    g.add_argument("--smoothing", type=float, default=0.5,
-                   help="weight of the newest posterior in the moving average, 1 = none (0.5)")
-    g.add_argument("--threshold", type=float, default=0.6,
-                   help="smoothed probability the leading class must reach (0.6)")
-    g.add_argument("--dwell", type=int, default=2,
-                   help="consecutive windows it must lead above threshold (2)")
-    g.add_argument("--refractory", type=float, default=1.0,
-                   help="seconds after a decision before the next one (1.0)")
-
-
-def _loop_config(args: argparse.Namespace, realtime: bool) -> LoopConfig:
-    try:
-        decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
-                                  dwell=args.dwell, refractory_s=args.refractory)
-        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
-    except ValueError as exc:
-        raise MiEdgeError(str(exc)) from None
-
-
 def _pick_decoder(bundle, name: str | None):
     return load_decoder(bundle, name or bundle.decoder_names[0])
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
     from edge.sinks import open_sinks
 
     bundle = open_bundle(args.bundle)
     decoder = _pick_decoder(bundle, args.decoder)
-    board = BoardConfig.from_args(args)
+    board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
     runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks,
-                      _loop_config(args, realtime=True))
+                      loop_config(args, realtime=True))
 
     def on_signal(signum, frame):  # noqa: ARG001
         logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
@@ -129,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     sinks = open_sinks(args.out) if args.out else None
     results = replay(args.bundle, args.recordings, decoders=args.decoder_list,
-                     config=_loop_config(args, realtime=False), extra_sinks=sinks)
+                     config=loop_config(args, realtime=False), extra_sinks=sinks)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -149,7 +129,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
-    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
     from edge.profile_report import markdown_table, summarize, write_report
     from edge.profiling import CpuMeter, Probes, PtyDrain, machine_info, peak_rss_bytes
@@ -176,12 +156,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if not any(s.startswith("serial:") for s in specs):
         pty = PtyDrain().start()  # the serial write is real: a pty instead of the device
         specs.insert(0, f"serial:{pty.port}")
-    board = BoardConfig.from_args(args)
+    board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
     serial = next(s for s in sinks if isinstance(s, SerialSink))
-    config = dataclasses.replace(_loop_config(args, realtime=True), poll_s=args.poll)
+    config = dataclasses.replace(loop_config(args, realtime=True), poll_s=args.poll)
     capacity = int((args.duration or 600.0) / config.hop_s * 1.25) + 64
     probes = Probes(primary.name, compare, serial, capacity)
     runtime = Runtime(primary, bundle.channels, bundle.sfreq, source, sinks, config,
@@ -284,10 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
   mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
     p.add_argument("bundle", type=Path)
-    from edge.acquisition import add_board_arguments
-
     add_board_arguments(p)
-    _add_loop_args(p)
+    add_loop_arguments(p)
     g = p.add_argument_group("outputs")
     g.add_argument("--out", action="append", required=True,
                    help="serial:PORT (firmware bridge protocol), jsonl:PATH or stdout; repeatable")
@@ -306,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "cue, false decisions during rest.")
     p.add_argument("bundle", type=Path)
     p.add_argument("recordings", nargs="+", type=Path, help="*_continuous.npz recordings")
-    _add_loop_args(p)
+    add_loop_arguments(p)
     p.add_argument("--decoders", dest="decoder_list", nargs="+",
                    help="decoders to replay (default: all)")
     p.add_argument("--out", action="append", help="also write outputs: jsonl:PATH or stdout")
@@ -341,7 +319,7 @@ examples:
   mi-edge profile b.mibundle --board synthetic --montage ... --no-compare --json""")
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
-    _add_loop_args(p)
+    add_loop_arguments(p)
     p.add_argument("--poll", type=float, default=0.01,
                    help="seconds the loop sleeps between reads (default 0.01, as mi-edge run)")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,

@@ -179,14 +179,12 @@ class Runtime:
     def _step(self) -> bool:
         """Read and process what arrived. False when a finite source has ended."""
         if self._reconnecting:
-            poll = getattr(self.source, "poll_reconnect", None)
-            if poll is not None:
-                try:
-                    if not poll():
-                        return True
-                except SourceError as again:
-                    log.info("board not back yet: %s", again)
+            try:
+                if not self.source.poll_reconnect():
                     return True
+            except SourceError as again:
+                log.info("board not back yet: %s", again)
+                return True
             self._reconnecting = False
         probes = self.probes
         if probes is not None:

@@ -65,6 +65,9 @@ class RecordingSource:
         self.pos += self.chunk
         return Chunk(self.data[:, sl], self.timestamps[sl], self.markers[sl])
 
+    def poll_reconnect(self) -> bool:
+        return True  # a recording never goes away
+
     def stop(self) -> None:
         pass
 
