@@ -146,10 +146,13 @@ def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
     pty = PtyDrain().start()
     serial = SerialSink(pty.port)
     ages = _AgeSink()
-    probes = Probes(dec.name, [], serial, int(seconds * 10) + 64) if probes_on else None
+    probes = Probes(dec.name, [], int(seconds * 10) + 64) if probes_on else None
+    if probes is not None:
+        serial.subscribe(probes)
     source = BrainFlowSource.from_bundle(bundle, cfg)
     rt = Runtime(dec, bundle.channels, bundle.sfreq, source, [serial, ages],
-                 LoopConfig(poll_s=poll_s, stop_on_end=False), probes=probes)
+                 LoopConfig(poll_s=poll_s, stop_on_end=False),
+                 observers=[probes] if probes is not None else None)
     cpu = CpuMeter()
     try:
         stats = rt.run(seconds)

@@ -28,7 +28,8 @@ from edge.decision import DecisionOutput, DecisionState
 from edge.decoders import load_decoder
 from edge.loop import LoopConfig, Runtime
 from edge.recording import ContinuousRecording, event_labels, load_continuous
-from edge.sinks import FaultReason, NullSink, Sink
+from edge.run_state import RunState, Transition
+from edge.sinks import NullSink, Sink
 from edge.source import Chunk, SourceEnded
 
 __all__ = ["RecordingSource", "replay"]
@@ -92,8 +93,9 @@ class _CollectSink(NullSink):
         self.records.append(_Record(float(info["t"]), out.state, out.class_index,
                                     int(np.argmax(raw)) if raw is not None else -1))
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
-        self.faults.append((float(info.get("t", 0.0)), text))
+    def on_transition(self, change: Transition) -> None:
+        if change.new is RunState.FAULT and change.fault is not None:
+            self.faults.append((change.t, change.fault.text))
 
 
 def _score(records: list[_Record], rec: ContinuousRecording, classes: list[str], sfreq: float,
