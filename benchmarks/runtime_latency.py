@@ -80,7 +80,7 @@ def ensure_playback(path: Path) -> Path:
 
 
 def board_config(board: str, playback_file: Path):
-    from edge.acquisition import BoardConfig
+    from edge.boards import BoardConfig
 
     if board == "playback":
         return BoardConfig(board="playback", file=str(playback_file), master_board="cyton",
@@ -134,7 +134,7 @@ class _AgeSink(NullSink):
 def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
                     poll_s: float = POLL_S) -> dict:
     """The mi-edge loop on ``cfg`` for ``seconds``: FGSFT deciding, serial to a drained pty."""
-    from edge.acquisition import BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.bundle import open_bundle
     from edge.decoders import load_decoder
     from edge.loop import LoopConfig, Runtime
@@ -146,10 +146,13 @@ def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
     pty = PtyDrain().start()
     serial = SerialSink(pty.port)
     ages = _AgeSink()
-    probes = Probes(dec.name, [], serial, int(seconds * 10) + 64) if probes_on else None
+    probes = Probes(dec.name, [], int(seconds * 10) + 64) if probes_on else None
+    if probes is not None:
+        serial.subscribe(probes)
     source = BrainFlowSource.from_bundle(bundle, cfg)
     rt = Runtime(dec, bundle.channels, bundle.sfreq, source, [serial, ages],
-                 LoopConfig(poll_s=poll_s, stop_on_end=False), probes=probes)
+                 LoopConfig(poll_s=poll_s, stop_on_end=False),
+                 observers=[probes] if probes is not None else None)
     cpu = CpuMeter()
     try:
         stats = rt.run(seconds)

@@ -4,7 +4,7 @@ Each figure is the peak resident set size (``VmHWM``) of a fresh subprocess,
 all measured in one run:
 
 * ``python + numpy``: the interpreter floor;
-* ``runtime:<decoder>``: the mi-edge runtime (``edge.loop``, ``edge.acquisition`` with
+* ``runtime:<decoder>``: the mi-edge runtime (``edge.loop``, ``edge.brainflow_source`` with
   BrainFlow, ``edge.sinks`` with pyserial) loading the bundle and *one* decoder, then running
   the loop over 60 s of real EEG (S007 run 12, replayed); the child checks that neither torch
   nor scikit-learn was imported;
@@ -57,7 +57,7 @@ def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
     rec = load_continuous(RUN12)
     rec.raw = rec.raw[:, : int(60 * rec.sfreq)]
     if kind == "runtime":
-        import edge.acquisition  # noqa: F401 - the runtime imports BrainFlow and pyserial too
+        import edge.brainflow_source  # noqa: F401 - the runtime imports BrainFlow and pyserial too
         import edge.sinks  # noqa: F401
         from edge.decoders import load_decoder
         from edge.loop import LoopConfig, Runtime

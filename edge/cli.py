@@ -28,10 +28,14 @@ import warnings
 from pathlib import Path
 
 from edge.bundle import open_bundle, verify_report
-from edge.decision import DecisionConfig
+from edge.cli_args import (
+    add_board_arguments,
+    add_loop_arguments,
+    board_config,
+    loop_config,
+)
 from edge.decoders import load_decoder
 from edge.errors import MiEdgeError
-from edge.loop import LoopConfig
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -60,47 +64,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_loop_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("decoding and decisions")
-    g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
-    g.add_argument("--hop", type=float, default=0.125,
-                   help="decode a window every HOP seconds of data (default 0.125)")
-    g.add_argument("--smoothing", type=float, default=0.5,
-                   help="weight of the newest posterior in the moving average, 1 = none (0.5)")
-    g.add_argument("--threshold", type=float, default=0.6,
-                   help="smoothed probability the leading class must reach (0.6)")
-    g.add_argument("--dwell", type=int, default=2,
-                   help="consecutive windows it must lead above threshold (2)")
-    g.add_argument("--refractory", type=float, default=1.0,
-                   help="seconds after a decision before the next one (1.0)")
-
-
-def _loop_config(args: argparse.Namespace, realtime: bool) -> LoopConfig:
-    try:
-        decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
-                                  dwell=args.dwell, refractory_s=args.refractory)
-        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
-    except ValueError as exc:
-        raise MiEdgeError(str(exc)) from None
-
-
 def _pick_decoder(bundle, name: str | None):
     return load_decoder(bundle, name or bundle.decoder_names[0])
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
     from edge.sinks import open_sinks
 
     bundle = open_bundle(args.bundle)
     decoder = _pick_decoder(bundle, args.decoder)
-    board = BoardConfig.from_args(args)
+    board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
     runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks,
-                      _loop_config(args, realtime=True))
+                      loop_config(args, realtime=True))
 
     def on_signal(signum, frame):  # noqa: ARG001
         logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
@@ -129,7 +109,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     sinks = open_sinks(args.out) if args.out else None
     results = replay(args.bundle, args.recordings, decoders=args.decoder_list,
-                     config=_loop_config(args, realtime=False), extra_sinks=sinks)
+                     config=loop_config(args, realtime=False), extra_sinks=sinks)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -145,47 +125,58 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compared_decoders(bundle, primary, compare: bool) -> tuple[list, dict[str, str]]:
+    """The bundle's other decoders (those that load here), and why the others did not."""
+    decoders, skipped = [], {}
+    for name in bundle.decoder_names if compare else []:
+        if name == primary.name:
+            continue
+        try:
+            decoders.append(load_decoder(bundle, name))
+        except Exception as exc:  # noqa: BLE001 - e.g. no TFLite interpreter on this device
+            skipped[name] = str(exc)
+    return decoders, skipped
+
+
+def _profile_outputs(args: argparse.Namespace):
+    """The --out specs with a serial link first: the device's port, else a drained pty."""
+    from edge.profiling import PtyDrain
+
+    specs = [spec for spec in args.out or [] if spec not in ("serial", "serial:")]
+    pty = None
+    if not any(s.startswith("serial:") for s in specs):
+        pty = PtyDrain().start()  # the serial write is real: a pty instead of the device
+        specs.insert(0, f"serial:{pty.port}")
+    return specs, pty
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     import dataclasses
     import time
 
-    from edge.acquisition import BoardConfig, BrainFlowSource
+    from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
-    from edge.profile_report import markdown_table, summarize, write_report
-    from edge.profiling import CpuMeter, Probes, PtyDrain, machine_info, peak_rss_bytes
+    from edge.profile_report import ProfileRun, build_report, markdown_table, write_report
+    from edge.profiling import CpuMeter, Probes, peak_rss_bytes
     from edge.sinks import SerialSink, open_sinks
 
     if args.duration is not None and not args.duration > 0:
         raise MiEdgeError(f"--duration {args.duration}: expected > 0 seconds")
     bundle = open_bundle(args.bundle)
     primary = _pick_decoder(bundle, args.decoder)
-    compare, skipped = [], {}
-    if args.compare:
-        for name in bundle.decoder_names:
-            if name == primary.name:
-                continue
-            try:
-                compare.append(load_decoder(bundle, name))
-            except Exception as exc:  # noqa: BLE001 - e.g. no TFLite interpreter on this device
-                skipped[name] = str(exc)
-    specs, pty = [], None
-    for spec in args.out or []:
-        if spec in ("serial", "serial:"):
-            continue
-        specs.append(spec)
-    if not any(s.startswith("serial:") for s in specs):
-        pty = PtyDrain().start()  # the serial write is real: a pty instead of the device
-        specs.insert(0, f"serial:{pty.port}")
-    board = BoardConfig.from_args(args)
+    compare, skipped = _compared_decoders(bundle, primary, args.compare)
+    specs, pty = _profile_outputs(args)
+    board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
     serial = next(s for s in sinks if isinstance(s, SerialSink))
-    config = dataclasses.replace(_loop_config(args, realtime=True), poll_s=args.poll)
+    config = dataclasses.replace(loop_config(args, realtime=True), poll_s=args.poll)
     capacity = int((args.duration or 600.0) / config.hop_s * 1.25) + 64
-    probes = Probes(primary.name, compare, serial, capacity)
+    probes = Probes(primary.name, compare, capacity)
+    serial.subscribe(probes)
     runtime = Runtime(primary, bundle.channels, bundle.sfreq, source, sinks, config,
-                      probes=probes)
+                      observers=[probes])
 
     def on_signal(signum, frame):  # noqa: ARG001
         runtime.request_stop()
@@ -205,44 +196,13 @@ def cmd_profile(args: argparse.Namespace) -> int:
     finally:
         if pty is not None:
             pty.stop()
-    usage = cpu.read()
-    rss = peak_rss_bytes()
-    cost = probes.self_cost()
-    report: dict = {
-        "tool": "mi-edge profile", "started_unix": round(started, 3),
-        "bundle": str(args.bundle), "bundle_name": Path(args.bundle).name,
-        "board": board.label, "serial_port": "pty (drained)" if pty else where,
-        "primary": primary.name,
-        "decoders_loaded": {d.name: {"kind": d.kind, "n_samples": d.n_samples}
-                            for d in [primary, *compare]},
-        "decoders_skipped": skipped,
-        "config": {"hop_s": config.hop_s, "poll_s": config.poll_s, "duration_s": args.duration,
-                   "compare": bool(args.compare)},
-        "machine": machine_info(),
-    }
-    wall = usage["wall_s"]
-    report["run"] = {
-        "wall_s": wall, "hops": stats.hops, "hops_per_s": round(stats.hops / wall, 3),
-        "decisions": stats.decisions, "decisions_per_s": round(stats.decisions / wall, 3),
-        "samples": stats.samples, "faults": stats.faults, "bad_windows": stats.bad_windows,
-        "lost_samples": stats.lost_samples, "skipped_hops": stats.skipped_hops,
-        "serial_dropped": serial.dropped, **{k: v for k, v in usage.items() if k != "wall_s"},
-        "peak_rss_mib": round(rss / 2**20, 2),
-    }
-    report.update(summarize(probes))
-    own = report["e2e_split"].get("processing_p50_ms")
-    if own is None:  # no e2e (no Unix timestamps): compare with what the loop itself timed
-        own = sum(report["stages"][s]["p50_ms"] or 0.0 for s in
-                  ("preprocess", f"decode:{primary.name}", "decision", "serial_write"))
-    polls_per_hop = config.hop_s / max(config.poll_s, 1e-3)
-    per_hop = cost["per_hop_us"] + (polls_per_hop - 1) * cost["per_read_us"]
-    report["probe_overhead"] = {
-        **{k: round(v, 4) for k, v in cost.items()},
-        "per_hop_with_polls_us": round(per_hop, 3),
-        "share_of_processing_p50": round(per_hop * 1e-3 / own, 6) if own else None,
-        "share_of_hop": round(per_hop * 1e-6 / config.hop_s, 7),
-    }
-    report = write_report(args.output, report, probes)
+    run = ProfileRun(
+        bundle=Path(args.bundle), board=board.label,
+        serial_port="pty (drained)" if pty else where, primary=primary, compare=compare,
+        skipped=skipped, config=config, duration_s=args.duration, compare_on=bool(args.compare),
+        started_unix=started, usage=cpu.read(), peak_rss=peak_rss_bytes(), stats=stats,
+        serial_dropped=serial.dropped)
+    report = write_report(args.output, build_report(run, probes), probes)
     if args.json:
         print(json.dumps(report))
     else:
@@ -284,10 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
   mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
     p.add_argument("bundle", type=Path)
-    from edge.acquisition import add_board_arguments
-
     add_board_arguments(p)
-    _add_loop_args(p)
+    add_loop_arguments(p)
     g = p.add_argument_group("outputs")
     g.add_argument("--out", action="append", required=True,
                    help="serial:PORT (firmware bridge protocol), jsonl:PATH or stdout; repeatable")
@@ -306,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "cue, false decisions during rest.")
     p.add_argument("bundle", type=Path)
     p.add_argument("recordings", nargs="+", type=Path, help="*_continuous.npz recordings")
-    _add_loop_args(p)
+    add_loop_arguments(p)
     p.add_argument("--decoders", dest="decoder_list", nargs="+",
                    help="decoders to replay (default: all)")
     p.add_argument("--out", action="append", help="also write outputs: jsonl:PATH or stdout")
@@ -341,7 +299,7 @@ examples:
   mi-edge profile b.mibundle --board synthetic --montage ... --no-compare --json""")
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
-    _add_loop_args(p)
+    add_loop_arguments(p)
     p.add_argument("--poll", type=float, default=0.01,
                    help="seconds the loop sleeps between reads (default 0.01, as mi-edge run)")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,

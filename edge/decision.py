@@ -7,13 +7,14 @@ Every hop the decoder's class probabilities go through:
 3. **dwell**: it must lead, above threshold, in ``dwell`` consecutive windows;
 4. **refractory**: after a DECISION no new one for ``refractory_s`` (avoids double triggers).
 
-The layer is a small state machine, explicit about what the device is told each hop:
+Each hop's output says what the device is told:
 
 * ``NO_DECISION``: nothing confident; the device holds its neutral state;
-* ``DECISION``: a command, emitted once when dwell is reached;
-* ``FAULT``: the signal, the board or the decoder failed; no decision until healthy data has
-  refilled the smoothing (``recover``), and smoothing/dwell restart from scratch;
-* ``STOPPED``: shut down; terminal.
+* ``DECISION``: a command, emitted once when dwell is reached.
+
+Faults and shutdown are the run's state, not the decision layer's
+(:mod:`edge.run_state`); on a fault and on recovery the runtime calls :meth:`DecisionLayer.reset`
+so that smoothing and dwell restart from scratch.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ __all__ = ["DecisionConfig", "DecisionState", "DecisionOutput", "DecisionLayer"]
 class DecisionState(StrEnum):
     NO_DECISION = "NO_DECISION"
     DECISION = "DECISION"
-    FAULT = "FAULT"
-    STOPPED = "STOPPED"
 
 
 @dataclass(frozen=True)
@@ -77,21 +76,19 @@ class DecisionLayer:
         self.n_classes = n_classes
         self.config = config or DecisionConfig()
         self.smoothed = np.full(n_classes, 1.0 / n_classes)
-        self.state = DecisionState.NO_DECISION
         self._run_class = -1
         self._run_length = 0
         self._last_decision_t = -np.inf
         self._fresh = True
 
-    def _reset_evidence(self) -> None:
+    def reset(self) -> None:
+        """Drop the evidence (after a fault, and on recovery): smoothing and dwell restart."""
         self.smoothed[:] = 1.0 / self.n_classes
         self._run_class, self._run_length = -1, 0
         self._fresh = True
 
     def update(self, proba: np.ndarray, t: float) -> DecisionOutput:
         """Feed one window's class probabilities observed at time ``t`` (s)."""
-        if self.state is DecisionState.STOPPED:
-            return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), "stopped")
         cfg = self.config
         if self._fresh:  # first window after start or a fault: no stale evidence to blend
             self.smoothed[:] = proba
@@ -108,28 +105,10 @@ class DecisionLayer:
             self._run_class, self._run_length = -1, 0
         in_refractory = t - self._last_decision_t < cfg.refractory_s
         if self._run_length >= cfg.dwell and not in_refractory:
-            self.state = DecisionState.DECISION
             self._last_decision_t = t
             self._run_class, self._run_length = -1, 0  # a new decision needs a new dwell
-            return DecisionOutput(self.state, k, conf, self.smoothed.copy())
-        self.state = DecisionState.NO_DECISION
+            return DecisionOutput(DecisionState.DECISION, k, conf, self.smoothed.copy())
         reason = "refractory" if in_refractory else ("dwell" if conf >= cfg.threshold
                                                       else "below threshold")
-        return DecisionOutput(self.state, k, conf, self.smoothed.copy(), reason)
-
-    def fault(self, reason: str) -> DecisionOutput:
-        """Enter FAULT: evidence is dropped; no decision until :meth:`recover`."""
-        if self.state is not DecisionState.STOPPED:
-            self.state = DecisionState.FAULT
-        self._reset_evidence()
-        return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), reason)
-
-    def recover(self) -> None:
-        """Leave FAULT once healthy data flow again (evidence restarts from scratch)."""
-        if self.state is DecisionState.FAULT:
-            self.state = DecisionState.NO_DECISION
-            self._reset_evidence()
-
-    def stop(self) -> DecisionOutput:
-        self.state = DecisionState.STOPPED
-        return DecisionOutput(self.state, -1, 0.0, self.smoothed.copy(), "stopped")
+        return DecisionOutput(DecisionState.NO_DECISION, k, conf, self.smoothed.copy(),
+                              reason)

@@ -4,11 +4,13 @@ One loop serves a live BrainFlow board and a replayed recording: a hop is schedu
 ``hop_s`` worth of *samples*, so the same data give the same windows whatever the wall clock
 does. Live, the loop polls the source every ``poll_s``; in replay it runs as fast as it can.
 
-Faults (stalled or lost board, a stream that ended, NaN/railed/flat channels, a decoder error)
-put the decision layer in FAULT and send FAULT to every sink; the ring buffer is cleared so no
+The run's state (linked, deciding, faulted, stopped) has one owner, the runtime's
+:class:`edge.run_state.RunStateMachine`, which tells the sinks each transition. Faults
+(stalled or lost board, a stream that ended, NaN/railed/flat channels, a decoder error) put it
+in FAULT (FAULT to every sink); the ring buffer and the decision evidence are cleared so no
 window straddles the gap, and decisions resume only when a full window of healthy data has
 arrived again (HELLO is sent on recovery). Shutdown (``request_stop``, SIGINT/SIGTERM in the
-CLI) sends STOP.
+CLI) sends STOP. Observers (:mod:`edge.observers`: the profiler) see every read and hop.
 """
 
 from __future__ import annotations
@@ -16,20 +18,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.decision import DecisionConfig, DecisionLayer, DecisionState
 from edge.decoders import Decoder
 from edge.errors import MiEdgeError
+from edge.observers import RunObserver
 from edge.quality import QualityConfig, check_window
 from edge.ringbuffer import RingBuffer
+from edge.run_state import RunState, RunStateMachine, Session
 from edge.sinks import FaultReason, Sink
 from edge.source import Source, SourceEnded, SourceError
-
-if TYPE_CHECKING:
-    from edge.profiling import Probes
 
 __all__ = ["LoopConfig", "Runtime", "RunStats"]
 
@@ -91,14 +91,16 @@ class Runtime:
     sfreq : float
     source : Source
     sinks : list of Sink
+        Also the listeners of :attr:`run_state`.
     config : LoopConfig
-    probes : edge.profiling.Probes, optional
-        Stage timers (``mi-edge profile``); None (the default) costs one ``is None`` test per
-        read and per hop. Decoders it compares get their windows from the same ring buffer.
+    observers : list of edge.observers.RunObserver, optional
+        Told every read and hop (``mi-edge profile``'s probes); the ring buffer keeps their
+        longest window too.
     """
 
     def __init__(self, decoder: Decoder, channel_names: list[str], sfreq: float, source: Source,
-                 sinks: list[Sink], config: LoopConfig | None = None, probes: Probes | None = None):
+                 sinks: list[Sink], config: LoopConfig | None = None,
+                 observers: list[RunObserver] | None = None):
         self.decoder = decoder
         self.channel_names = channel_names
         self.sfreq = sfreq
@@ -107,14 +109,14 @@ class Runtime:
         self.config = config or LoopConfig()
         self.hop = max(1, int(round(self.config.hop_s * sfreq)))
         self.n_window = decoder.n_samples
-        self.probes = probes
-        longest = max(self.n_window, probes.max_window if probes is not None else 0)
+        self.observers = list(observers or [])
+        longest = max([self.n_window, *(o.window_samples for o in self.observers)])
         self.ring = RingBuffer(len(channel_names), longest + 4 * self.hop)
         self.window = np.zeros((len(channel_names), self.n_window))  # reused every hop
         self.decision = DecisionLayer(len(decoder.classes), self.config.decision)
+        self.run_state = RunStateMachine(list(sinks))
         self.stats = RunStats()
         self._stop = False
-        self._fault: str | None = None
         self._reconnecting = False
         self._next_hop = self.n_window
 
@@ -122,34 +124,37 @@ class Runtime:
     def request_stop(self) -> None:
         self._stop = True
 
+    def _t(self) -> float:
+        """Stream time of the newest sample, s (rounded as reported)."""
+        return round(self.stats.samples / self.sfreq, 4)
+
     def _enter_fault(self, reason: FaultReason, text: str, level: int = logging.WARNING) -> None:
         self.ring.reset()
         self._next_hop = self.n_window
-        self.decision.fault(text)
-        if self._fault == text:  # already reported; the serial sink restates it on idle ticks
+        self.decision.reset()
+        was_faulted = self.run_state.state is RunState.FAULT
+        # the same fault again is not news; the serial sink restates it on idle ticks
+        if self.run_state.enter_fault(reason, text, self._t()) is None:
             return
-        if self._fault is None:
+        if not was_faulted:
             self.stats.faults += 1
         log.log(level, "FAULT (%s): %s", reason.name.lower(), text)
-        self._fault = text
-        info = {"t": round(self.stats.samples / self.sfreq, 4)}
-        for sink in self.sinks:
-            sink.fault(reason, text, info)
 
     def _leave_fault(self) -> None:
-        log.info("healthy data again after fault: %s", self._fault)
-        self._fault = None
-        self.decision.recover()
-        for sink in self.sinks:
-            sink.recovered()
+        fault = self.run_state.fault
+        log.info("healthy data again after fault: %s", fault.text if fault else None)
+        self.decision.reset()
+        self.run_state.recover(self._t())
 
     # -- the loop ----------------------------------------------------------------------
     def run(self, duration_s: float | None = None) -> RunStats:
         """Run until ``duration_s`` of wall time (live) or samples (replay), the end of a finite
         source, or :meth:`request_stop`. STOP is always sent."""
         cfg = self.config
+        session = Session(tuple(self.decoder.classes), 1.0 / cfg.hop_s)
         for sink in self.sinks:
-            sink.start(self.decoder.classes, 1.0 / cfg.hop_s)
+            sink.start(session, self.run_state)
+        self.run_state.link()
         t_start = time.monotonic()
         try:
             self.source.start()
@@ -167,30 +172,22 @@ class Runtime:
                 if cfg.realtime:
                     time.sleep(cfg.poll_s)
         finally:
-            self.decision.stop()
-            for sink in self.sinks:
-                try:
-                    sink.stop()
-                except Exception as exc:  # noqa: BLE001 - keep stopping the others
-                    log.error("sink stop failed: %s", exc)
+            self.run_state.stop(self._t())
             self.source.stop()
         return self.stats
 
     def _step(self) -> bool:
         """Read and process what arrived. False when a finite source has ended."""
         if self._reconnecting:
-            poll = getattr(self.source, "poll_reconnect", None)
-            if poll is not None:
-                try:
-                    if not poll():
-                        return True
-                except SourceError as again:
-                    log.info("board not back yet: %s", again)
+            try:
+                if not self.source.poll_reconnect():
                     return True
+            except SourceError as again:
+                log.info("board not back yet: %s", again)
+                return True
             self._reconnecting = False
-        probes = self.probes
-        if probes is not None:
-            probes.read_begin = time.perf_counter()
+        observers = self.observers
+        t_read = time.perf_counter() if observers else 0.0
         try:
             chunk = self.source.read()
         except SourceEnded as exc:
@@ -201,9 +198,10 @@ class Runtime:
             self._enter_fault(FaultReason.BOARD_LOST, str(exc))
             self._reconnecting = True  # board gone: one non-blocking reconnect step per poll
             return True
-        if probes is not None:
-            probes.read_end = time.perf_counter()
-            probes.read_wall = time.time()
+        if observers:
+            t_read_end = time.perf_counter()
+            for observer in observers:
+                observer.on_read(chunk, self.stats.samples, t_read, t_read_end)
         if chunk.lost_samples:
             # a gap inside a window would be decoded as signal: start the window afresh
             self.stats.lost_samples += chunk.lost_samples
@@ -213,7 +211,7 @@ class Runtime:
         if chunk.n_samples == 0:
             return True
         self.stats.samples += chunk.n_samples
-        self.ring.push(chunk.data, chunk.timestamps, chunk.markers)
+        self.ring.push(chunk.data, chunk.timestamps)
         if self.ring.total < self._next_hop:
             return True
         behind = (self.ring.total - self._next_hop) // self.hop
@@ -234,7 +232,7 @@ class Runtime:
             stats.bad_windows += 1
             self._enter_fault(FaultReason.BAD_SIGNAL, bad)
             return
-        if self._fault is not None:
+        if self.run_state.state is RunState.FAULT:
             self._leave_fault()
         t0 = time.perf_counter()
         try:
@@ -245,11 +243,12 @@ class Runtime:
         decode_s = time.perf_counter() - t0
         stats.decode_s.add(decode_s)
         out = self.decision.update(proba, t)
-        probes = self.probes
-        t_decided = time.perf_counter() if probes is not None else 0.0
+        observers = self.observers
+        t_decided = time.perf_counter() if observers else 0.0
         decided = out.state is DecisionState.DECISION
         if decided:
             stats.decisions += 1
+        self.run_state.hop(decided, round(t, 4))
         info: dict[str, object] = {"t": round(t, 4), "decode_ms": round(decode_s * 1e3, 3),
                                    "raw_proba": [round(float(p), 4) for p in proba]}
         newest = self.ring.newest_timestamp()
@@ -257,5 +256,5 @@ class Runtime:
             info["sample_age_ms"] = round((time.time() - newest) * 1e3, 2)
         for sink in self.sinks:
             sink.emit(out, info)
-        if probes is not None:  # after the sinks: compared decoders never delay the decision
-            probes.hop(self.ring, t0, decode_s, t_decided, decided)
+        for observer in observers:  # after the sinks: compared decoders never delay a decision
+            observer.on_hop(self.ring, out, t0, decode_s, t_decided)

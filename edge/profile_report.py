@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.profiling import Probes, percentiles
+from edge.loop import LoopConfig, RunStats
+from edge.profiling import Probes, machine_info, percentiles
 
-__all__ = ["summarize", "write_report", "markdown_table"]
+__all__ = ["ProfileRun", "build_report", "summarize", "write_report", "markdown_table"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,75 @@ _ORDER = ("read", "read_call", "preprocess", "decode", "decision", "serial_write
 
 def _ordered(stages: list[str]) -> list[str]:
     return sorted(stages, key=lambda s: (_ORDER.index(s.split(":")[0]), stages.index(s)))
+
+
+@dataclass
+class ProfileRun:
+    """What ``mi-edge profile`` ran and measured, besides the probes."""
+
+    bundle: Path
+    board: str  # the board's label
+    serial_port: str
+    primary: Any  # Decoder
+    compare: list[Any]  # Decoders compared on the same windows
+    skipped: dict[str, str]  # decoders that did not load here, and why
+    config: LoopConfig
+    duration_s: float | None
+    compare_on: bool
+    started_unix: float
+    usage: dict[str, float]  # edge.profiling.CpuMeter.read()
+    peak_rss: int  # bytes
+    stats: RunStats
+    serial_dropped: int
+
+
+def build_report(run: ProfileRun, probes: Probes) -> dict[str, Any]:
+    """The profile report: what ran where, the run's counts, the stage percentiles
+    (:func:`summarize`) and what the probes themselves cost."""
+    config, stats = run.config, run.stats
+    report: dict[str, Any] = {
+        "tool": "mi-edge profile", "started_unix": round(run.started_unix, 3),
+        "bundle": str(run.bundle), "bundle_name": run.bundle.name,
+        "board": run.board, "serial_port": run.serial_port,
+        "primary": run.primary.name,
+        "decoders_loaded": {d.name: {"kind": d.kind, "n_samples": d.n_samples}
+                            for d in [run.primary, *run.compare]},
+        "decoders_skipped": run.skipped,
+        "config": {"hop_s": config.hop_s, "poll_s": config.poll_s,
+                   "duration_s": run.duration_s, "compare": run.compare_on},
+        "machine": machine_info(),
+    }
+    wall = run.usage["wall_s"]
+    report["run"] = {
+        "wall_s": wall, "hops": stats.hops, "hops_per_s": round(stats.hops / wall, 3),
+        "decisions": stats.decisions, "decisions_per_s": round(stats.decisions / wall, 3),
+        "samples": stats.samples, "faults": stats.faults, "bad_windows": stats.bad_windows,
+        "lost_samples": stats.lost_samples, "skipped_hops": stats.skipped_hops,
+        "serial_dropped": run.serial_dropped,
+        **{k: v for k, v in run.usage.items() if k != "wall_s"},
+        "peak_rss_mib": round(run.peak_rss / 2**20, 2),
+    }
+    report.update(summarize(probes))
+    report["probe_overhead"] = _probe_overhead(report, probes, config)
+    return report
+
+
+def _probe_overhead(report: dict[str, Any], probes: Probes,
+                    config: LoopConfig) -> dict[str, Any]:
+    """The probes' cost per hop (with the polls between hops), against the processing time."""
+    cost = probes.self_cost()
+    own = report["e2e_split"].get("processing_p50_ms")
+    if own is None:  # no e2e (no Unix timestamps): compare with what the loop itself timed
+        own = sum(report["stages"][s]["p50_ms"] or 0.0 for s in
+                  ("preprocess", f"decode:{probes.primary}", "decision", "serial_write"))
+    polls_per_hop = config.hop_s / max(config.poll_s, 1e-3)
+    per_hop = cost["per_hop_us"] + (polls_per_hop - 1) * cost["per_read_us"]
+    return {
+        **{k: round(v, 4) for k, v in cost.items()},
+        "per_hop_with_polls_us": round(per_hop, 3),
+        "share_of_processing_p50": round(per_hop * 1e-3 / own, 6) if own else None,
+        "share_of_hop": round(per_hop * 1e-6 / config.hop_s, 7),
+    }
 
 
 def summarize(probes: Probes) -> dict[str, Any]:
@@ -124,7 +195,8 @@ def markdown_table(report: dict[str, Any]) -> str:
 def _write_csv(path: Path, probes: Probes) -> None:
     n = probes.n
     t = probes.t_hop[:n] - probes.t_start
-    cols = np.column_stack([t, probes.decided[:n].astype(float), probes.table[:n] * 1e3])
+    cols = np.column_stack([t, probes.decided[:n].astype(float),
+                            *(probes.column(s) * 1e3 for s in probes.stages)])
     header = ",".join(["t_s", "decided", *(f"{s}_ms" for s in probes.stages)])
     np.savetxt(path, cols, delimiter=",", header=header, comments="", fmt="%.6g")
 

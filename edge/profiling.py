@@ -1,10 +1,12 @@
 """Latency probes for the runtime loop, and what a profile needs to describe its machine.
 
-The loop (:class:`edge.loop.Runtime`) takes an optional :class:`Probes`; without one (the
-default, ``mi-edge run``) it pays a ``None`` test per read and per hop and nothing else. With
-one, each hop that reaches the decoder fills one row of a preallocated float64 table: no list
-grows, no dict is built, the clock is read with ``time.perf_counter`` (plus one ``time.time``
-per read, to relate the loop to BrainFlow's Unix timestamps).
+:class:`Probes` is a run observer (:mod:`edge.observers`): subscribed to the loop
+(:class:`edge.loop.Runtime` ``observers=``) it hears every read and hop, subscribed to the serial
+sink (:meth:`edge.sinks.SerialSink.subscribe`) every write. Without it (``mi-edge run``) the loop
+pays one truth test per read and per hop. With it, each hop that reaches the decoder fills one
+row of preallocated float64 columns, one per stage, by name: no list grows, no dict is built,
+the clock is read with ``time.perf_counter`` (plus one ``time.time`` per read, to relate the
+loop to BrainFlow's Unix timestamps).
 
 Stages (seconds in the table, milliseconds in reports):
 
@@ -48,6 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from edge.decision import DecisionOutput, DecisionState
+from edge.observers import RunObserver
+
 __all__ = ["Probes", "percentiles", "machine_info", "peak_rss_bytes", "CpuMeter", "PtyDrain"]
 
 #: Fixed columns of the table, before the decoders' columns.
@@ -56,8 +61,8 @@ BASE_STAGES = ("read", "read_call", "preprocess", "decision", "serial_write", "e
 _MAX_AGE_S = 60.0
 
 
-class Probes:
-    """Per-hop stage timings of one run, in a preallocated table.
+class Probes(RunObserver):
+    """Per-hop stage timings of one run, in preallocated named columns.
 
     Parameters
     ----------
@@ -65,91 +70,86 @@ class Probes:
         Name of the decoder that makes the decisions.
     compare : sequence of Decoder, optional
         Other decoders run on the same windows after each decision was sent, timed separately.
-    serial : object, optional
-        The serial sink (:class:`edge.sinks.SerialSink`); its ``write_done`` and ``write_s``
-        give the ``serial_write`` and ``e2e`` stages. Without it both stay empty.
     capacity : int
-        Hops the table holds at first; it doubles when full (a rare allocation, never per hop).
+        Hops the columns hold at first; they double when full (a rare allocation, never per
+        hop).
 
     Attributes
     ----------
     stages : list of str
         Column names: :data:`BASE_STAGES`, ``decode:<primary>``, ``decode:<compared>``...
-    table : ndarray, shape (capacity, n_stages)
-        Seconds; NaN where a stage did not happen. Rows ``[:n]`` are filled.
+    columns : dict of str to ndarray, each shape (capacity,)
+        Seconds per stage; NaN where a stage did not happen. Entries ``[:n]`` are filled.
     t_hop : ndarray, shape (capacity,)
         ``perf_counter`` time of each hop's decision, s.
     decided : ndarray of bool, shape (capacity,)
         Whether the hop produced a DECISION (not a HOLD).
+
+    Notes
+    -----
+    ``serial_write`` and ``e2e`` need the serial sink's writes: subscribe the probes to it
+    (``sink.subscribe(probes)``); otherwise both stay empty.
     """
 
-    def __init__(self, primary: str, compare: Sequence[Any] = (), serial: Any = None,
-                 capacity: int = 4096):
+    def __init__(self, primary: str, compare: Sequence[Any] = (), capacity: int = 4096):
         self.primary = primary
         self.compare = list(compare)
-        self.serial = serial
-        self.stages = [*BASE_STAGES, f"decode:{primary}",
+        self._primary_key = f"decode:{primary}"
+        self.stages = [*BASE_STAGES, self._primary_key,
                        *(f"decode:{d.name}" for d in self.compare)]
-        self.col = {name: k for k, name in enumerate(self.stages)}
         cap = max(16, int(capacity))
-        self.table = np.full((cap, len(self.stages)), np.nan)
+        self.columns = {name: np.full(cap, np.nan) for name in self.stages}
         self.t_hop = np.zeros(cap)
         self.decided = np.zeros(cap, dtype=bool)
         self.n = 0
         # one reusable window buffer per compared decoder (no allocation per hop)
         self._windows = [np.zeros((d.n_channels, d.n_samples)) for d in self.compare]
+        self._decode_cols = [self.columns[f"decode:{d.name}"] for d in self.compare]
         self.compare_errors = {d.name: 0 for d in self.compare}
-        self.max_window = max((d.n_samples for d in self.compare), default=0)
-        # set by the loop around each read()
-        self.read_begin = 0.0
-        self.read_end = 0.0
-        self.read_wall = 0.0
+        self.window_samples = max((d.n_samples for d in self.compare), default=0)
+        self.read_begin = self.read_end = self.read_wall = 0.0  # the last read
+        self.write_begin = self.write_end = 0.0  # the last serial write
         self.non_unix_timestamps = 0
         self.t_start = time.perf_counter()
 
-    # -- the hot path -------------------------------------------------------------------------
-    def hop(self, ring: Any, t_decode: float, decode_s: float, t_decided: float,
-            decided: bool) -> None:
-        """Record one hop; called by the loop after the sinks got the decision.
+    # -- the hot path (observer callbacks) ----------------------------------------------------
+    def on_read(self, chunk: Any, first_sample: int, t_begin: float, t_end: float) -> None:
+        self.read_begin = t_begin
+        self.read_end = t_end
+        self.read_wall = time.time()
 
-        Parameters
-        ----------
-        ring : edge.ringbuffer.RingBuffer
-            Holds the window (compared decoders copy their own from it).
-        t_decode : float
-            ``perf_counter`` when the primary decoder started.
-        decode_s : float
-            Its duration, s.
-        t_decided : float
-            ``perf_counter`` when the decision layer returned.
-        decided : bool
-        """
+    def on_write(self, t_begin: float, t_end: float) -> None:
+        self.write_begin = t_begin
+        self.write_end = t_end
+
+    def on_hop(self, ring: Any, out: Any, t_decode: float, decode_s: float,
+               t_decided: float) -> None:
+        """Record one hop (the loop calls it after the sinks got the decision)."""
         n = self.n
-        if n == self.table.shape[0]:
+        if n == self.t_hop.shape[0]:
             self._grow()
-        row = self.table[n]
-        row[2] = t_decode - self.read_end  # preprocess
-        row[1] = self.read_end - self.read_begin  # read_call
-        row[6] = decode_s
-        row[3] = t_decided - t_decode - decode_s  # decision
+        c = self.columns
+        c["preprocess"][n] = t_decode - self.read_end
+        c["read_call"][n] = self.read_end - self.read_begin
+        c[self._primary_key][n] = decode_s
+        c["decision"][n] = t_decided - t_decode - decode_s
         age = self.read_wall - ring.newest_timestamp()
         unix = 0.0 <= age < _MAX_AGE_S
         if unix:
-            row[0] = age
+            c["read"][n] = age
         else:
             self.non_unix_timestamps += 1
-        serial = self.serial
-        if serial is not None and serial.write_done > t_decided:  # this hop's frame went out
-            row[4] = serial.write_s
+        if self.write_end > t_decided:  # this hop's frame went out
+            c["serial_write"][n] = self.write_end - self.write_begin
             if unix:
-                row[5] = age + (serial.write_done - self.read_end)
+                c["e2e"][n] = age + (self.write_end - self.read_end)
         self.t_hop[n] = t_decided
-        self.decided[n] = decided
+        self.decided[n] = out.state is DecisionState.DECISION
         self.n = n + 1
         if self.compare:
-            self._run_compare(ring, row)
+            self._run_compare(ring, n)
 
-    def _run_compare(self, ring: Any, row: np.ndarray) -> None:
+    def _run_compare(self, ring: Any, n: int) -> None:
         total = ring.total
         for k, dec in enumerate(self.compare):
             buf = self._windows[k]
@@ -162,18 +162,20 @@ class Probes:
             except Exception:  # noqa: BLE001 - a compared decoder never stops the loop
                 self.compare_errors[dec.name] += 1
                 continue
-            row[7 + k] = time.perf_counter() - t
+            self._decode_cols[k][n] = time.perf_counter() - t
 
     def _grow(self) -> None:
-        cap = self.table.shape[0]
-        self.table = np.concatenate([self.table, np.full_like(self.table, np.nan)])
+        cap = self.t_hop.shape[0]
+        for name, col in self.columns.items():
+            self.columns[name] = np.concatenate([col, np.full(cap, np.nan)])
+        self._decode_cols = [self.columns[f"decode:{d.name}"] for d in self.compare]
         self.t_hop = np.concatenate([self.t_hop, np.zeros(cap)])
         self.decided = np.concatenate([self.decided, np.zeros(cap, dtype=bool)])
 
     # -- results ------------------------------------------------------------------------------
     def column(self, stage: str) -> np.ndarray:
         """Seconds of one stage over the filled hops, NaN where it did not happen."""
-        return self.table[: self.n, self.col[stage]]
+        return self.columns[stage][: self.n]
 
     def summary(self) -> dict[str, dict[str, float | int | None]]:
         """p50/p95/p99/max/mean (ms) and count of every stage."""
@@ -183,14 +185,15 @@ class Probes:
         """Cost of the probes per hop, measured on a scratch recorder with the loop's calls.
 
         Times ``n`` repetitions of what profiling adds to one read and one hop (the clock reads
-        around ``read()``, the ``perf_counter`` after the decision, :meth:`hop` without compared
-        decoders), minus the same loop with nothing in it.
+        around ``read()`` and :meth:`on_read`, the ``perf_counter`` after the decision,
+        :meth:`on_hop` without compared decoders, with a write after the decision so that the
+        e2e branch runs), minus the same loop with nothing in it.
 
         Returns
         -------
         dict
-            ``per_hop_us`` (probes of one hop plus one read), ``per_read_us`` (the clock reads
-            of a read without a hop; the loop polls ~``hop_s / poll_s`` times per hop).
+            ``per_hop_us`` (probes of one hop plus one read), ``per_read_us`` (the probes of a
+            read without a hop; the loop polls ~``hop_s / poll_s`` times per hop).
         """
 
         class _Ring:
@@ -200,30 +203,25 @@ class Probes:
             def newest_timestamp() -> float:
                 return time.time()
 
-        class _Serial:  # a write that "returned" after the decision: the e2e branch runs too
-            write_s = 1e-5
-            write_done = float("inf")
-
-        scratch = Probes(self.primary, serial=_Serial(), capacity=n + 1)
-        ring = _Ring()
-        pc, wall = time.perf_counter, time.time
+        scratch = Probes(self.primary, capacity=n + 1)
+        scratch.on_write(0.0, float("inf"))
+        ring, out = _Ring(), DecisionOutput(DecisionState.NO_DECISION, 0, 0.5, np.zeros(2))
+        pc = time.perf_counter
         t0 = pc()
         for _ in range(n):
             pass
         empty = pc() - t0
         t0 = pc()
         for _ in range(n):
-            scratch.read_begin = pc()
-            scratch.read_end = pc()
-            scratch.read_wall = wall()
+            t_read = pc()
+            scratch.on_read(None, 0, t_read, pc())
         reads = pc() - t0 - empty
         t0 = pc()
         for _ in range(n):
-            scratch.read_begin = pc()
-            scratch.read_end = pc()
-            scratch.read_wall = wall()
+            t_read = pc()
+            scratch.on_read(None, 0, t_read, pc())
             t_dec = pc()
-            scratch.hop(ring, t_dec, 1e-3, t_dec, False)
+            scratch.on_hop(ring, out, t_dec, 1e-3, t_dec)
         hops = pc() - t0 - empty
         return {"per_hop_us": 1e6 * hops / n, "per_read_us": 1e6 * reads / n, "repeats": n}
 

@@ -16,8 +16,9 @@ from edge.decision import DecisionOutput
 from edge.decoders import load_decoder
 from edge.loop import LoopConfig, Runtime
 from edge.recording import ContinuousRecording, load_continuous
+from edge.run_state import RunState, Transition
 from edge.scoring import DecisionRecord, pool_scores, score_decisions
-from edge.sinks import FaultReason, NullSink, Sink
+from edge.sinks import NullSink, Sink
 from edge.source import Chunk, SourceEnded
 
 __all__ = ["RecordingSource", "replay"]
@@ -54,6 +55,9 @@ class RecordingSource:
         self.pos += self.chunk
         return Chunk(self.data[:, sl], self.timestamps[sl], self.markers[sl])
 
+    def poll_reconnect(self) -> bool:
+        return True  # a recording never goes away
+
     def stop(self) -> None:
         pass
 
@@ -70,8 +74,9 @@ class _CollectSink(NullSink):
         self.records.append(DecisionRecord(float(info["t"]), out.state, out.class_index,
                                     int(np.argmax(raw)) if raw is not None else -1))
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
-        self.faults.append((float(info.get("t", 0.0)), text))
+    def on_transition(self, change: Transition) -> None:
+        if change.new is RunState.FAULT and change.fault is not None:
+            self.faults.append((change.t, change.fault.text))
 
 
 def replay(bundle_path: str | Path, recordings: list[str | Path],

@@ -2,6 +2,8 @@
 
 Preallocated once; ``push`` copies a chunk in (at most two slice assignments), ``latest``
 copies the newest ``n`` samples into a caller-provided window. Nothing allocates per sample.
+Markers are not kept here: no window consumer reads them; the runtime hands each chunk, with
+its markers and sample position, to its observers (:mod:`edge.observers`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ __all__ = ["RingBuffer"]
 
 
 class RingBuffer:
-    """Fixed-capacity buffer of multichannel samples with their timestamps and markers.
+    """Fixed-capacity buffer of multichannel samples with their timestamps.
 
     Parameters
     ----------
@@ -25,7 +27,6 @@ class RingBuffer:
         self.capacity = int(capacity)
         self.data = np.zeros((n_channels, self.capacity))
         self.timestamps = np.zeros(self.capacity)
-        self.markers = np.zeros(self.capacity)
         self.total = 0  # samples pushed since creation (or reset)
 
     def reset(self) -> None:
@@ -36,26 +37,23 @@ class RingBuffer:
     def filled(self) -> int:
         return min(self.total, self.capacity)
 
-    def push(self, data: np.ndarray, timestamps: np.ndarray, markers: np.ndarray) -> None:
-        """Append samples (data: (n_channels, n))."""
+    def push(self, data: np.ndarray, timestamps: np.ndarray) -> None:
+        """Append samples (data: (n_channels, n), timestamps: (n,))."""
         n = data.shape[1]
         if n == 0:
             return
         if n > self.capacity:  # only the newest capacity samples can matter
-            data, timestamps, markers = (data[:, -self.capacity:], timestamps[-self.capacity:],
-                                         markers[-self.capacity:])
+            data, timestamps = data[:, -self.capacity:], timestamps[-self.capacity:]
             self.total += n - self.capacity
             n = self.capacity
         start = self.total % self.capacity
         first = min(n, self.capacity - start)
         self.data[:, start:start + first] = data[:, :first]
         self.timestamps[start:start + first] = timestamps[:first]
-        self.markers[start:start + first] = markers[:first]
         if first < n:
             rest = n - first
             self.data[:, :rest] = data[:, first:]
             self.timestamps[:rest] = timestamps[first:]
-            self.markers[:rest] = markers[first:]
         self.total += n
 
     def latest(self, n: int, out: np.ndarray) -> np.ndarray:

@@ -1,12 +1,16 @@
 """Where decisions go: the serial link to the device (firmware bridge protocol) and JSON lines.
 
-Every sink receives the same calls from the loop: ``start`` (HELLO), ``emit`` once per hop
-(DECISION, or DECISION with the HOLD flag when there is no decision, or FAULT), ``tick`` between
-hops (HEARTBEAT when the line was idle for ``heartbeat_ms``), ``recovered`` (HELLO again after a
-fault) and ``stop`` (STOP, sent three times on the serial link).
+Every sink receives the same calls from the loop: ``start`` (the session: HELLO), ``emit`` once
+per hop (DECISION, or DECISION with the HOLD flag when there is no decision), ``tick`` between
+hops (HEARTBEAT when the line was idle for ``heartbeat_ms``), and ``on_transition`` from the
+run's state machine (:mod:`edge.run_state`): FAULT on entering a fault, HELLO again on leaving
+it, STOP (three times on the serial link) when the run stops. A sink keeps no run state of its
+own: it reads the current fault from the state machine it was started with.
 
-The serial sink never buffers: a frame that cannot be written is dropped, the port is reopened
-with exponential backoff, and after it returns the session restarts with HELLO followed only by
+The serial sink is a transport (:class:`SerialTransport`: the port, reopened with
+:class:`edge.backoff.Backoff`) and an encoder (:mod:`edge.encoders`: binary frames or ASCII
+lines). It never buffers: a frame that cannot be written is dropped, the port is reopened with
+exponential backoff, and after it returns the session restarts with HELLO followed only by
 decisions made after the reconnection. A stale command can therefore never reach the device.
 """
 
@@ -16,17 +20,21 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 
+from edge.backoff import Backoff
 from edge.decision import DecisionOutput, DecisionState
+from edge.encoders import Encoder, encoder_for
 from edge.errors import MiEdgeError
-from firmware_bridge import DELIMITER, AsciiEncoder, DecisionFlags, FaultReason, FrameEncoder
+from edge.run_state import RunState, RunStateMachine, Session, Transition
+from firmware_bridge import DecisionFlags, FaultReason
 
-__all__ = ["Sink", "NullSink", "SinkError", "SerialSink", "JsonlSink", "open_sinks",
-           "FaultReason"]
+__all__ = ["Sink", "NullSink", "SinkError", "SerialSink", "SerialTransport", "JsonlSink",
+           "open_sinks", "FaultReason"]
 
 log = logging.getLogger(__name__)
 
@@ -38,43 +46,105 @@ class SinkError(MiEdgeError):
 
 
 class Sink(Protocol):
-    def start(self, classes: list[str], decision_rate_hz: float) -> None: ...
+    def start(self, session: Session, run: RunStateMachine) -> None: ...
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None: ...
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None: ...
-
-    def recovered(self) -> None: ...
+    def on_transition(self, change: Transition) -> None: ...
 
     def tick(self, now: float) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class NullSink:
     """A sink that ignores everything: subclass it to keep only the calls you need."""
 
-    def start(self, classes: list[str], decision_rate_hz: float) -> None:
+    def start(self, session: Session, run: RunStateMachine) -> None:
         pass
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         pass
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
-        pass
-
-    def recovered(self) -> None:
+    def on_transition(self, change: Transition) -> None:
         pass
 
     def tick(self, now: float) -> None:
         pass
 
-    def stop(self) -> None:
-        pass
+
+class SerialTransport:
+    """A serial port that may vanish: open, write, and reopen no faster than the back-off.
+
+    Parameters
+    ----------
+    port : str
+        Serial device (``/dev/ttyUSB0``, ``/dev/mi-bridge``, a pseudo-terminal).
+    baudrate : int
+    backoff_s : (float, float)
+        First and longest wait between reopen attempts of a vanished port.
+    clock : callable
+        Monotonic time, s.
+    """
+
+    def __init__(self, port: str, baudrate: int = 115200,
+                 backoff_s: tuple[float, float] = (0.25, 4.0),
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.port = port
+        self.baudrate = baudrate
+        self.backoff = Backoff(*backoff_s)
+        self._clock = clock
+        self._serial: Any = None
+        self.last_write = 0.0  # clock() of the last successful write
+        self.reconnects = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._serial is not None
+
+    def open(self) -> None:
+        """Open the port (raises SerialException / OSError)."""
+        import serial  # pyserial
+
+        self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=0.5)
+
+    def close(self) -> None:
+        if self._serial is not None:
+            try:
+                self._serial.close()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self._serial = None
+
+    def reopen(self) -> bool:
+        """One attempt to reopen a vanished port, if the back-off allows it now."""
+        now = self._clock()
+        if not self.backoff.ready(now):
+            return False
+        try:
+            self.open()
+        except Exception as exc:  # noqa: BLE001 - not back yet
+            log.info("serial port %s not available (%s); retry in %.2f s", self.port, exc,
+                     self.backoff.failed(now))
+            return False
+        self.backoff.reset()
+        self.reconnects += 1
+        return True
+
+    def write(self, data: bytes) -> bool:
+        """Write and flush; on failure the port is closed and a reopen scheduled."""
+        try:
+            self._serial.write(data)
+            self._serial.flush()
+        except Exception as exc:  # SerialException, OSError: the port vanished
+            log.warning("serial port %s lost (%s); dropping output, will reopen", self.port, exc)
+            self.close()
+            self.backoff.schedule(self._clock())
+            return False
+        self.last_write = self._clock()
+        return True
 
 
-class SerialSink:
-    """The firmware-bridge link: binary frames (default) or ASCII lines.
+class SerialSink(NullSink):
+    """The firmware-bridge link: a :class:`SerialTransport` and an :mod:`edge.encoders` policy.
 
     Parameters
     ----------
@@ -91,151 +161,104 @@ class SerialSink:
 
     def __init__(self, port: str, baudrate: int = 115200, ascii_mode: bool = False,
                  heartbeat_ms: int = 250, backoff_s: tuple[float, float] = (0.25, 4.0)):
-        self.port = port
-        self.baudrate = baudrate
+        self.transport = SerialTransport(port, baudrate, backoff_s)
         self.ascii_mode = ascii_mode
         self.heartbeat_ms = heartbeat_ms
-        self.backoff_s = backoff_s
-        self.encoder = FrameEncoder()
-        self.ascii: AsciiEncoder | None = None
-        self._serial = None
-        self._hello: tuple[list[str], float] | None = None
-        self._last_write = 0.0
-        self._retry_at = 0.0
-        self._backoff = backoff_s[0]
-        self._faulted: tuple[FaultReason, str] | None = None
+        self.encoder: Encoder | None = None
+        self._run: RunStateMachine | None = None
+        self._observers: list[Any] = []
         self.dropped = 0
-        self.reconnects = 0
-        self.write_s = 0.0  # duration of the last successful write (profiling)
-        self.write_done = 0.0  # perf_counter() when it returned (profiling: end of e2e)
 
-    # -- port handling -----------------------------------------------------------------
-    def _open(self) -> None:
-        import serial  # pyserial
+    @property
+    def port(self) -> str:
+        return self.transport.port
 
-        self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=0.5)
+    @property
+    def reconnects(self) -> int:
+        return self.transport.reconnects
 
-    def _close(self) -> None:
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        self._serial = None
+    def subscribe(self, observer: Any) -> None:
+        """``observer.on_write(t_begin, t_end)`` (perf_counter) after each frame written."""
+        self._observers.append(observer)
 
     def _write(self, data: bytes) -> bool:
-        if self._serial is None and not self._reopen():
+        tr = self.transport
+        if not tr.is_open and not self._reopen():
             self.dropped += 1
             return False
-        try:
-            t = time.perf_counter()
-            self._serial.write(data)
-            self._serial.flush()
-            self.write_done = time.perf_counter()
-            self.write_s = self.write_done - t
-        except Exception as exc:  # SerialException, OSError: the port vanished
-            log.warning("serial port %s lost (%s); dropping output, will reopen", self.port, exc)
-            self._close()
-            self._retry_at = time.monotonic() + self._backoff
+        t = time.perf_counter()
+        if not tr.write(data):
             self.dropped += 1
             return False
-        self._last_write = time.monotonic()
+        if self._observers:
+            t_end = time.perf_counter()
+            for observer in self._observers:
+                observer.on_write(t, t_end)
         return True
 
     def _reopen(self) -> bool:
-        now = time.monotonic()
-        if now < self._retry_at:
+        """Reopen the port when due; a fresh session: resynchronise the receiver, announce
+        ourselves, restate the run's fault."""
+        assert self.encoder is not None and self._run is not None
+        tr = self.transport
+        if not tr.reopen():
             return False
-        try:
-            self._open()
-        except Exception as exc:  # noqa: BLE001 - not back yet
-            self._retry_at = now + self._backoff
-            self._backoff = min(self._backoff * 2, self.backoff_s[1])
-            log.info("serial port %s not available (%s); retry in %.2f s", self.port, exc,
-                     self._retry_at - now)
-            return False
-        self._backoff = self.backoff_s[0]
-        self.reconnects += 1
-        # a fresh session: resynchronise the receiver, announce ourselves, restate a fault
-        ok = self._write_raw(DELIMITER + self._hello_frame())
-        if ok and self._faulted is not None:
-            ok = self._write_raw(self._fault_frame(self._faulted[0]))
+        ok = tr.write(self.encoder.session_start())
+        fault = self._run.fault
+        if ok and fault is not None:
+            ok = tr.write(self.encoder.fault(fault.reason))
         if ok:
             log.info("serial port %s open (session restarted with HELLO)", self.port)
         return ok
 
-    def _write_raw(self, data: bytes) -> bool:
-        try:
-            self._serial.write(data)
-            self._serial.flush()
-        except Exception as exc:  # noqa: BLE001
-            log.warning("serial port %s lost again (%s)", self.port, exc)
-            self._close()
-            self._retry_at = time.monotonic() + self._backoff
-            return False
-        self._last_write = time.monotonic()
-        return True
-
-    # -- frames ------------------------------------------------------------------------
-    def _hello_frame(self) -> bytes:
-        assert self._hello is not None
-        classes, rate = self._hello
-        if self.ascii is not None:
-            return self.ascii.hello()
-        return self.encoder.hello(classes, rate, self.heartbeat_ms)
-
-    def _fault_frame(self, reason: FaultReason) -> bytes:
-        return self.ascii.fault(reason) if self.ascii else self.encoder.fault(reason)
-
     # -- sink interface ----------------------------------------------------------------
-    def start(self, classes: list[str], decision_rate_hz: float) -> None:
-        self._hello = (list(classes), float(decision_rate_hz))
-        if self.ascii_mode:
-            self.ascii = AsciiEncoder(classes)
+    def start(self, session: Session, run: RunStateMachine) -> None:
+        self._run = run
+        self.encoder = encoder_for(self.ascii_mode, session, self.heartbeat_ms)
         try:  # the first open must work: a wrong port is a configuration error
-            self._open()
+            self.transport.open()
         except Exception as exc:  # SerialException, OSError
             raise SinkError(f"serial port {self.port}: cannot open ({exc}); check the device "
                             "is plugged in and the user is in the dialout group") from exc
-        self._write(DELIMITER + self._hello_frame())
+        self._write(self.encoder.session_start())
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
+        assert self.encoder is not None
         flags = 0 if out.state is DecisionState.DECISION else int(DecisionFlags.HOLD)
-        k = max(out.class_index, 0)
-        if self.ascii is not None:
-            frame = self.ascii.decision(k, out.confidence, flags)
-        else:
-            frame = self.encoder.decision(k, out.confidence, flags)
-        self._write(frame)
+        self._write(self.encoder.decision(max(out.class_index, 0), out.confidence, flags))
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
-        self._faulted = (reason, text)
-        self._write(self._fault_frame(reason))
-
-    def recovered(self) -> None:
-        self._faulted = None
-        self._write(self._hello_frame())
+    def on_transition(self, change: Transition) -> None:
+        assert self.encoder is not None
+        if change.new is RunState.FAULT:
+            assert change.fault is not None
+            self._write(self.encoder.fault(change.fault.reason))
+        elif change.new is RunState.LINKED and change.old is RunState.FAULT:
+            self._write(self.encoder.hello())  # recovered: the receiver leaves FAULT on HELLO
+        elif change.new is RunState.STOPPED:
+            self._stop()
 
     def tick(self, now: float) -> None:
-        if self._serial is None:
+        assert self.encoder is not None and self._run is not None
+        if not self.transport.is_open:
             self._reopen()
             return
-        if (time.monotonic() - self._last_write) * 1000.0 >= self.heartbeat_ms:
-            if self._faulted is not None:  # keep restating the fault, not a heartbeat
-                self._write(self._fault_frame(self._faulted[0]))
-            elif self.ascii is not None:
-                self._write(self.ascii.heartbeat())
+        if (time.monotonic() - self.transport.last_write) * 1000.0 >= self.heartbeat_ms:
+            fault = self._run.fault
+            if fault is not None:  # keep restating the fault, not a heartbeat
+                self._write(self.encoder.fault(fault.reason))
             else:
                 self._write(self.encoder.heartbeat())
 
-    def stop(self) -> None:
-        if self._serial is None:
+    def _stop(self) -> None:
+        assert self.encoder is not None
+        tr = self.transport
+        if not tr.is_open:
             self._reopen()
-        if self._serial is not None:
-            frame = self.ascii.stop() if self.ascii else self.encoder.stop()
+        if tr.is_open:
+            frame = self.encoder.stop()
             for _ in range(3):  # PROTOCOL.md section 6: STOP three times
-                self._write_raw(frame)
-        self._close()
+                tr.write(frame)
+        tr.close()
 
 
 class JsonlSink:
@@ -251,14 +274,14 @@ class JsonlSink:
         self._fh.write(json.dumps(obj, default=_jsonable) + "\n")
         self._fh.flush()
 
-    def start(self, classes: list[str], decision_rate_hz: float) -> None:
-        self.classes = list(classes)
+    def start(self, session: Session, run: RunStateMachine) -> None:
+        self.classes = list(session.classes)
         try:
             self._fh = sys.stdout if self.path == "-" else open(self.path, "w")  # noqa: SIM115
         except OSError as exc:
             raise SinkError(f"jsonl:{self.path}: cannot write ({exc})") from exc
         self._line({"type": "hello", "classes": self.classes,
-                    "decision_rate_hz": decision_rate_hz, "wall_time": time.time()})
+                    "decision_rate_hz": session.decision_rate_hz, "wall_time": time.time()})
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         k = out.class_index
@@ -268,16 +291,20 @@ class JsonlSink:
                     "proba": [round(float(p), 4) for p in out.smoothed],
                     "reason": out.reason, **info})
 
-    def fault(self, reason: FaultReason, text: str, info: dict[str, object]) -> None:
-        self._line({"type": "fault", "reason": reason.name.lower(), "detail": text, **info})
-
-    def recovered(self) -> None:
-        self._line({"type": "recovered"})
+    def on_transition(self, change: Transition) -> None:
+        if change.new is RunState.FAULT:
+            assert change.fault is not None
+            self._line({"type": "fault", "reason": change.fault.reason.name.lower(),
+                        "detail": change.fault.text, "t": change.t})
+        elif change.new is RunState.LINKED and change.old is RunState.FAULT:
+            self._line({"type": "recovered"})
+        elif change.new is RunState.STOPPED:
+            self._stop()
 
     def tick(self, now: float) -> None:
         pass
 
-    def stop(self) -> None:
+    def _stop(self) -> None:
         if self._fh is not None:
             self._line({"type": "stop"})
             if self._fh is not sys.stdout:

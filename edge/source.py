@@ -2,7 +2,7 @@
 
 A source delivers blocks of samples of the bundle's channels, in the bundle's order, at the
 bundle's rate, each sample with its acquisition timestamp and marker. Two implementations:
-``edge.acquisition.BrainFlowSource`` (any BrainFlow board, synthetic and playback included) and
+``edge.brainflow_source.BrainFlowSource`` (any BrainFlow board, synthetic and playback included) and
 ``edge.replay.RecordingSource`` (a recording replayed as fast as possible).
 
 Faults are reported in the chunks (``lost_samples``) or raised as :class:`SourceError`
@@ -77,6 +77,11 @@ class Source(Protocol):
     def read(self) -> Chunk:
         """Return the samples that arrived since the last read (possibly none), never blocking
         longer than a few ms. Raises SourceError subclasses on faults."""
+
+    def poll_reconnect(self) -> bool:
+        """One non-blocking step of getting the source back after SourceLost/SourceStalled:
+        True once it delivers again (a source with nothing to reconnect returns True at
+        once). Raises SourceError when it gives up."""
 
     def stop(self) -> None:
         """Stop streaming and release the board; safe to call twice."""

@@ -41,7 +41,7 @@ import numpy as np
 from brainflow.board_shim import BoardShim, BrainFlowError
 from brainflow.data_filter import DataFilter
 
-from edge.acquisition import (
+from edge.boards import (
     BoardConfigError,
     board_label,
     resolve_board,
@@ -54,7 +54,7 @@ __all__ = ["PlaybackFile", "write_playback"]
 
 log = logging.getLogger(__name__)
 
-# Package-counter step and first value per master board (see edge.acquisition._COUNTERS).
+# Package-counter step and first value per master board (see edge.boards.COUNTERS).
 _COUNTER_STEP = {2: (2, 1)}
 
 

@@ -17,16 +17,12 @@ import pytest
 from brainflow.board_shim import BoardShim, BrainFlowError, BrainFlowExitCodes
 from conftest import S007_R12
 
-import edge.acquisition as acq
-from edge.acquisition import (
-    BoardConfig,
-    BoardConfigError,
-    BrainFlowSource,
-    PackageCounter,
-    add_board_arguments,
-    resolve_board,
-)
+import edge.brainflow_source as bfs
+from edge.boards import BoardConfig, BoardConfigError, resolve_board
+from edge.brainflow_source import BrainFlowSource
+from edge.cli_args import add_board_arguments, board_config
 from edge.montage import MontageError
+from edge.playback_file import PackageCounter, PlaybackIndex
 from edge.source import Chunk, SourceEnded, SourceError, SourceLost, SourceStalled
 from export.data import _resample, load_continuous
 from export.playback import write_playback
@@ -127,8 +123,8 @@ def test_file_for_cyton_played_as_daisy_is_refused(cyton_file):
 
 def test_file_for_cyton_played_as_daisy_stalls_instead_of_silence(cyton_file, monkeypatch):
     """Without the file check BrainFlow delivers nothing and says nothing: the watchdog fires."""
-    index = acq._PlaybackIndex(np.zeros(10, dtype=np.int64), np.zeros(10))
-    monkeypatch.setattr(acq, "read_playback_index", lambda *a: index)
+    index = PlaybackIndex(np.zeros(10, dtype=np.int64), np.zeros(10))
+    monkeypatch.setattr(bfs, "read_playback_index", lambda *a: index)
     cfg = BoardConfig(board="playback", file=str(cyton_file.path), master_board="cyton-daisy",
                       montage="C3", startup_timeout_s=0.5, brainflow_log_level="off")
     src = BrainFlowSource(cfg, ["C3"], 125.0)
@@ -257,7 +253,7 @@ def test_board_arguments_build_a_config():
     add_board_arguments(p)
     args = p.parse_args(["--board", "cyton", "--serial-port", "/dev/openbci", "--montage",
                          "C3,Cz,C4", "--stall-timeout", "2.5"])
-    cfg = BoardConfig.from_args(args)
+    cfg = board_config(args)
     assert (cfg.board_id, cfg.serial_port, cfg.montage, cfg.stall_timeout_s) == (
         0, "/dev/openbci", ("C3", "Cz", "C4"), 2.5)
 
@@ -349,7 +345,7 @@ def fake_board(monkeypatch):
         def release_session(self):
             script.released += 1
 
-    monkeypatch.setattr(acq, "BoardShim", FakeShim)
+    monkeypatch.setattr(bfs, "BoardShim", FakeShim)
     return script
 
 

@@ -17,6 +17,7 @@ from edge.loop import LoopConfig, Runtime
 from edge.profiling import Probes, machine_info, percentiles
 from edge.recording import load_continuous
 from edge.replay import RecordingSource
+from edge.run_state import RunState
 from edge.sinks import NullSink
 from export.playback import write_playback
 
@@ -82,8 +83,9 @@ class _Collect(NullSink):
     def emit(self, out, info):
         self.out.append((info["t"], out.state.value, out.class_index, info["raw_proba"]))
 
-    def fault(self, reason, text, info):
-        self.out.append((info["t"], "FAULT", reason.name, None))
+    def on_transition(self, change):
+        if change.new is RunState.FAULT:
+            self.out.append((change.t, "FAULT", change.fault.reason.name, None))
 
 
 class _LongerWindow:
@@ -110,11 +112,11 @@ def test_probes_and_compared_decoders_change_no_decision(s007_cyton_bundle):
     for probed in (False, True):
         dec = load_decoder(bundle, "fgsft")
         other = _LongerWindow(load_decoder(bundle, "fgsft"), dec.n_samples + 100)
-        probes = Probes("fgsft", [other], serial=None, capacity=16) if probed else None
+        probes = Probes("fgsft", [other], capacity=16) if probed else None
         sink = _Collect()
         src = RecordingSource(rec, bundle.channels, bundle.sfreq, 10)
         stats = Runtime(dec, bundle.channels, bundle.sfreq, src, [sink], config,
-                        probes=probes).run()
+                        observers=[probes] if probes else None).run()
         runs[probed] = (sink.out, stats, probes, other)
     (plain, s0, _, _), (probed, s1, probes, other) = runs[False], runs[True]
     assert plain == probed

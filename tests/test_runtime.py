@@ -21,6 +21,7 @@ from edge.loop import LoopConfig, Runtime
 from edge.recording import load_continuous
 from edge.replay import RecordingSource, replay
 from edge.ringbuffer import RingBuffer
+from edge.run_state import RunState
 from edge.sinks import NullSink, SerialSink
 from edge.source import SourceStalled
 from firmware_bridge import FrameDecoder, MessageType
@@ -34,11 +35,11 @@ def test_ring_buffer_wraps_and_returns_the_newest_samples():
     out = np.zeros((2, 6))
     for start in range(0, 37, 7):
         x = np.arange(start, start + 7, dtype=float)
-        ring.push(np.stack([x, -x]), x, x * 0)
+        ring.push(np.stack([x, -x]), x)
     ring.latest(6, out)
     assert out[0].tolist() == [36, 37, 38, 39, 40, 41] and out[1].tolist() == [-36, -37, -38,
                                                                                 -39, -40, -41]
-    ring.push(np.zeros((2, 25)), np.arange(25.0), np.zeros(25))  # longer than capacity
+    ring.push(np.zeros((2, 25)), np.arange(25.0))  # longer than capacity
     assert ring.total == 42 + 25 and ring.newest_timestamp() == 24.0
 
 
@@ -54,11 +55,10 @@ def test_decision_layer_threshold_dwell_refractory_and_fault():
     # refractory for 1 s after the decision at t = 0.625, then a fresh dwell of 3
     assert [o.state for o in out].count(DecisionState.DECISION) == 1
     assert out[-1].state is DecisionState.DECISION or out[-2].state is DecisionState.DECISION
-    assert layer.fault("railed").state is DecisionState.FAULT
-    assert layer.update(right, 5.0).state is DecisionState.NO_DECISION  # evidence restarted
-    layer.recover()
-    assert layer.stop().state is DecisionState.STOPPED
-    assert layer.update(right, 9.0).state is DecisionState.STOPPED
+    layer.reset()  # a fault: the evidence restarts
+    assert layer.update(right, 5.0).state is DecisionState.NO_DECISION  # dwell starts over
+    assert layer.update(right, 5.125).state is DecisionState.NO_DECISION
+    assert layer.update(right, 5.25).state is DecisionState.DECISION
     with pytest.raises(ValueError, match="threshold"):
         DecisionConfig(threshold=1.5)
 
@@ -70,20 +70,19 @@ class _Collect(NullSink):
     def __init__(self):
         self.events: list[tuple[str, float, object]] = []
 
-    def start(self, classes, rate):
-        self.events.append(("hello", 0.0, classes))
+    def start(self, session, run):
+        self.events.append(("hello", 0.0, list(session.classes)))
 
     def emit(self, out, info):
         self.events.append((out.state.value, float(info["t"]), out.class_index))
 
-    def fault(self, reason, text, info):
-        self.events.append(("FAULT", float(info["t"]), reason.name))
-
-    def recovered(self):
-        self.events.append(("recovered", -1.0, None))
-
-    def stop(self):
-        self.events.append(("stop", -1.0, None))
+    def on_transition(self, change):
+        if change.new is RunState.FAULT:
+            self.events.append(("FAULT", change.t, change.fault.reason.name))
+        elif change.old is RunState.FAULT and change.new is RunState.LINKED:
+            self.events.append(("recovered", -1.0, None))
+        elif change.new is RunState.STOPPED:
+            self.events.append(("stop", -1.0, None))
 
 
 def _runtime(bundle_path, source, sinks, **cfg):

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from edge.acquisition import board_label
 from edge.argtypes import non_negative_float, positive_float
+from edge.boards import board_label
 from export.playback import write_playback
 
 __all__ = ["add_subparser", "run"]

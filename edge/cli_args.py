@@ -1,0 +1,91 @@
+"""Command-line options of ``mi-edge`` and the typed configurations they build.
+
+The options keep BrainFlow's parameter names (``--serial-port``, ``--master-board``,
+``--file``); below the CLI only :class:`edge.boards.BoardConfig` and
+:class:`edge.loop.LoopConfig` travel, validated once here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edge.boards import BoardConfig
+from edge.decision import DecisionConfig
+from edge.errors import MiEdgeError
+from edge.loop import LoopConfig
+
+__all__ = ["add_board_arguments", "add_loop_arguments", "board_config", "loop_config"]
+
+
+def add_board_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the board options (BrainFlow's names) on a sub-command's parser."""
+    g = parser.add_argument_group(
+        "board", "the EEG source, with BrainFlow's parameter names (BrainFlowInputParams)")
+    g.add_argument("--board", default="synthetic",
+                   help="synthetic (default), playback, cyton, cyton-daisy, ganglion, or a "
+                        "BrainFlow board id")
+    g.add_argument("--serial-port", help="dongle port, e.g. /dev/ttyUSB0 or /dev/openbci")
+    g.add_argument("--file", help="playback: BrainFlow file to play (mi-export playback)")
+    g.add_argument("--master-board",
+                   help="playback: board that recorded the file (default: from FILE.json)")
+    g.add_argument("--ip-address", help="WiFi boards")
+    g.add_argument("--ip-port", type=int, default=0, help="WiFi boards")
+    g.add_argument("--mac-address", help="BLE boards")
+    g.add_argument("--serial-number", help="boards found by serial number")
+    g.add_argument("--other-info", help="BrainFlow other_info")
+    g.add_argument("--timeout", type=int, default=0, help="BrainFlow discovery timeout, s")
+    g.add_argument("--montage",
+                   help="electrode on each EEG input, in order, e.g. C3,Cz,C4,FC3,FC4,CP3,CP4,"
+                        "Fz ('-' for an unused input; default: the board's OpenBCI GUI "
+                        "placement)")
+    g.add_argument("--loopback", action="store_true", help="playback: loop the file forever")
+    g.add_argument("--stall-timeout", type=float, default=1.0,
+                   help="no new sample for this long is a stall fault (default 1.0 s)")
+
+
+def board_config(args: argparse.Namespace, **overrides: Any) -> BoardConfig:
+    """The :class:`BoardConfig` of the options of :func:`add_board_arguments`."""
+    kw: dict[str, Any] = {
+        "board": args.board,
+        "serial_port": args.serial_port or "",
+        "file": str(args.file) if args.file else "",
+        "master_board": args.master_board,
+        "ip_address": args.ip_address or "",
+        "ip_port": args.ip_port,
+        "mac_address": args.mac_address or "",
+        "serial_number": args.serial_number or "",
+        "other_info": args.other_info or "",
+        "timeout": args.timeout,
+        "montage": args.montage,
+        "loopback": args.loopback,
+        "stall_timeout_s": args.stall_timeout,
+    }
+    kw.update(overrides)
+    return BoardConfig(**kw)
+
+
+def add_loop_arguments(p: argparse.ArgumentParser) -> None:
+    """Register the decoding and decision options."""
+    g = p.add_argument_group("decoding and decisions")
+    g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
+    g.add_argument("--hop", type=float, default=0.125,
+                   help="decode a window every HOP seconds of data (default 0.125)")
+    g.add_argument("--smoothing", type=float, default=0.5,
+                   help="weight of the newest posterior in the moving average, 1 = none (0.5)")
+    g.add_argument("--threshold", type=float, default=0.6,
+                   help="smoothed probability the leading class must reach (0.6)")
+    g.add_argument("--dwell", type=int, default=2,
+                   help="consecutive windows it must lead above threshold (2)")
+    g.add_argument("--refractory", type=float, default=1.0,
+                   help="seconds after a decision before the next one (1.0)")
+
+
+def loop_config(args: argparse.Namespace, realtime: bool) -> LoopConfig:
+    """The :class:`LoopConfig` of the options of :func:`add_loop_arguments`."""
+    try:
+        decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
+                                  dwell=args.dwell, refractory_s=args.refractory)
+        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
+    except ValueError as exc:
+        raise MiEdgeError(str(exc)) from None
