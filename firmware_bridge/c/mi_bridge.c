@@ -556,7 +556,13 @@ static uint8_t all_ascii(const char *p, size_t n)
 
 static uint8_t equals(const char *p, size_t n, const char *s)
 {
-    return starts_with(p, n, s) && s[n] == 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (s[i] == 0 || s[i] != p[i]) {
+            return 0;
+        }
+    }
+    return s[n] == 0;
 }
 
 mi_bridge_ascii_status_t mi_bridge_ascii_parse(const char *line, size_t len,
