@@ -13,7 +13,8 @@ the output follows the last DECISION while it is fresh). The rules, also in ``PR
   references. With ``class_hash`` set (the model the firmware was built for; 0 accepts any),
   a HELLO with another class hash is refused and the receiver goes ``SAFE/model``. A HELLO of
   the current session must advance the sequence like any frame (a replayed HELLO cannot rewind
-  it); while LINKED, a HELLO older than ``timeout_ms`` (see host clock below) is refused.
+  it); a HELLO older than ``timeout_ms`` (see host clock below) is refused while the current
+  session was heard within CLOCK_FORGET_MS (10 s; after that the host may have rebooted).
 - STOP -> ``SAFE/stop``; FAULT -> ``SAFE/fault``; a frame rejected for VERSION ->
   ``SAFE/version``. STOP and FAULT are obeyed whatever their session, sequence or age.
 - DECISION/HEARTBEAT: without a session -> ``ignored``; of another session -> ``foreign``;
@@ -71,6 +72,11 @@ class SafeReason(IntEnum):
 
 DRIFT_SHIFT = 7
 """The device clock may run up to 2**-DRIFT_SHIFT (1/128, 0.8 %) fast (MI_BRIDGE_DRIFT_SHIFT)."""
+
+CLOCK_FORGET_MS = 10_000
+"""A HELLO is age-checked while the current session was heard within this many ms; after a
+longer silence the host may have rebooted (its monotonic clock restarted) and any HELLO is
+taken (MI_BRIDGE_CLOCK_FORGET_MS). A host must not reboot faster than this."""
 
 _HALF = 1 << 31
 
@@ -130,6 +136,7 @@ class Receiver:
         self._local_ref = 0
         self._last_frame_ms = 0
         self._last_decision_ms = 0
+        self._heard_ms = 0
 
     # -- helpers -----------------------------------------------------------------------------
     def _enter_safe(self, reason: SafeReason, events: list[ReceiverEvent]) -> None:
@@ -227,6 +234,7 @@ class Receiver:
             self._refuse("old", events, age_ms=age)
             return events
         self._last_seq = frame.seq
+        self._heard_ms = now_ms
         if step > 1:
             self.lost += step - 1
             events.append(ReceiverEvent("gap", {"lost": step - 1, "seq": frame.seq}))
@@ -261,7 +269,7 @@ class Receiver:
         if self._has_session and frame.session == self._session:
             if self._seq_step(frame, events) is None:
                 return events
-        if self.state == LinkState.LINKED:
+        if self._has_session and self._elapsed(now_ms, self._heard_ms) <= CLOCK_FORGET_MS:
             age = self.host_age_ms(frame.timestamp_ms, now_ms)
             if age > self.timeout_ms:
                 self._refuse("old", events, age_ms=age)
@@ -269,6 +277,7 @@ class Receiver:
         self.last_outcome = "hello"
         self._has_session, self._session, self._last_seq = True, frame.session, frame.seq
         self._anchor(frame.timestamp_ms, now_ms)
+        self._heard_ms = now_ms
         self.n_classes = msg.n_classes
         self.class_names = msg.class_names
         self._link(events)

@@ -357,7 +357,7 @@ void mi_bridge_receiver_init(mi_bridge_receiver_t *r, uint16_t timeout_ms)
     mi_bridge_watchdog_init(&r->link, timeout_ms);
     mi_bridge_watchdog_init(&r->decision, timeout_ms);
     r->expected_class_hash = 0;
-    r->session = r->last_seq = r->host_ref = r->local_ref = 0;
+    r->session = r->last_seq = r->host_ref = r->local_ref = r->heard_ms = 0;
     r->state = MI_BRIDGE_STATE_SAFE;
     r->safe_reason = MI_BRIDGE_SAFE_BOOT;
     r->command = -1;
@@ -413,7 +413,7 @@ static void on_hello(mi_bridge_receiver_t *r, const mi_bridge_frame_t *f, uint32
         r->stale++;
         return;
     }
-    if (r->state == MI_BRIDGE_STATE_LINKED &&
+    if (r->has_session && (uint32_t)(now_ms - r->heard_ms) <= MI_BRIDGE_CLOCK_FORGET_MS &&
         host_age(r, f->timestamp_ms, now_ms) > (int32_t)r->link.timeout_ms) {
         r->old++;
         return;
@@ -422,7 +422,7 @@ static void on_hello(mi_bridge_receiver_t *r, const mi_bridge_frame_t *f, uint32
     r->session = f->session;
     r->last_seq = f->seq;
     r->host_ref = f->timestamp_ms;
-    r->local_ref = now_ms;
+    r->local_ref = r->heard_ms = now_ms;
     r->n_classes = f->body[4];
     r->command = -1;
     r->state = MI_BRIDGE_STATE_LINKED;
@@ -466,6 +466,7 @@ void mi_bridge_receiver_on_frame(mi_bridge_receiver_t *r, const mi_bridge_frame_
     }
     r->lost += f->seq - r->last_seq - 1u;
     r->last_seq = f->seq;
+    r->heard_ms = now_ms;
     if (age < 0) {
         r->host_ref = f->timestamp_ms;
         r->local_ref = now_ms;

@@ -146,6 +146,10 @@ typedef enum {
 #ifndef MI_BRIDGE_DRIFT_SHIFT
 #define MI_BRIDGE_DRIFT_SHIFT 7
 #endif
+/* A HELLO is age-checked while the session was heard within this time (host reboot > 10 s). */
+#ifndef MI_BRIDGE_CLOCK_FORGET_MS
+#define MI_BRIDGE_CLOCK_FORGET_MS 10000UL
+#endif
 
 /* Receiver rules of PROTOCOL.md section 5 (twin of firmware_bridge.receiver.Receiver). */
 typedef struct {
@@ -156,6 +160,7 @@ typedef struct {
     uint32_t session;              /* of the last accepted HELLO */
     uint32_t last_seq;
     uint32_t host_ref, local_ref;  /* host clock reference: host timestamp at local time */
+    uint32_t heard_ms;             /* local time the current session last passed the checks */
     uint8_t state;                 /* mi_bridge_state_t */
     uint8_t safe_reason;           /* mi_bridge_safe_reason_t */
     int16_t command;               /* class index to act on, -1 = neutral */
