@@ -3,13 +3,17 @@
 Lines (``\\n``-terminated, at most 80 bytes; a decision line is at most 14)::
 
     L 0.87            decision: label of the class, space, confidence with two decimals
-    - 0.41            HOLD decision (below threshold): the device stays neutral
+    -                 HOLD (below threshold, dwell or refractory): the device stays neutral.
+                      No confidence: it would be misleading during the refractory period.
+                      Parsers still accept the version-1 form ``- 0.41``.
     !HELLO L=left R=right
     !HB               heartbeat
     !FAULT board_lost
     !STOP
 
-A sketch can parse it with ``Serial.readStringUntil('\\n')``. Limits, on purpose spelled out:
+A sketch can parse it with ``mi_bridge_ascii_parse`` (C library) or
+``Serial.readStringUntil('\\n')``. Leading NUL and CR bytes and a trailing CR are ignored (a host
+writes one NUL after opening the port, as in binary mode). Limits, on purpose spelled out:
 no checksum (a flipped bit in ``L`` gives another valid label, and a flipped digit another
 confidence), no sequence number (lost or repeated lines are invisible) and no version. The
 only protections are the line syntax and the heartbeat timeout. Use the binary mode for anything
@@ -21,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 from firmware_bridge.frames import DecisionFlags, FaultReason, FrameError
 
@@ -71,8 +76,9 @@ class AsciiEncoder:
             raise FrameError(f"class_index {class_index} outside 0..{len(self.labels) - 1}")
         if not 0.0 <= confidence <= 1.0:
             raise FrameError(f"confidence {confidence} outside [0, 1]")
-        label = "-" if flags & DecisionFlags.HOLD else self.labels[class_index]
-        return f"{label} {confidence:.2f}\n".encode()
+        if flags & DecisionFlags.HOLD:
+            return b"-\n"
+        return f"{self.labels[class_index]} {confidence:.2f}\n".encode()
 
     def heartbeat(self) -> bytes:
         return b"!HB\n"
@@ -119,31 +125,65 @@ class AsciiDecoder:
                     self._pending.clear()
             if i == len(parts) - 1:
                 break
-            line = bytes(self._pending).rstrip(b"\r")
+            status, parsed = parse_line_status(bytes(self._pending))
             if self._overflow:
                 out.append(None)
-            elif line:
-                out.append(parse_line(line))
+            elif status != AsciiStatus.EMPTY:
+                out.append(parsed)
             self._pending.clear()
             self._overflow = False
         return out
 
 
-def parse_line(line: bytes) -> AsciiLine | None:
-    """Parse one line (without its newline); None when it is not valid ASCII-mode syntax."""
+class AsciiStatus(IntEnum):
+    """Outcome of parsing one line; same numbers as ``mi_bridge_ascii_status_t``."""
+
+    OK = 0
+    EMPTY = 1
+    TOO_LONG = 2
+    SYNTAX = 3
+    CONFIDENCE = 4
+
+
+def parse_line_status(line: bytes) -> tuple[AsciiStatus, AsciiLine | None]:
+    """Parse one line (without its newline), exactly as ``mi_bridge_ascii_parse`` does."""
+    if len(line) > MAX_LINE:
+        return AsciiStatus.TOO_LONG, None
+    line = line.lstrip(b"\x00\r")
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if not line:
+        return AsciiStatus.EMPTY, None
+    if line == b"-":
+        return AsciiStatus.OK, AsciiLine("hold", "-", 0.0)
     match = _DECISION.fullmatch(line)
     if match:
         label = match.group(1).decode()
-        confidence = float(match.group(2))
-        if confidence > 1.0:
-            return None
-        return AsciiLine("hold" if label == "-" else "decision", label, confidence)
+        centi = round(float(match.group(2)) * 100)
+        if centi > 100:
+            return AsciiStatus.CONFIDENCE, None
+        return AsciiStatus.OK, AsciiLine("hold" if label == "-" else "decision", label, centi / 100)
     if line == b"!HB":
-        return AsciiLine("heartbeat")
+        return AsciiStatus.OK, AsciiLine("heartbeat")
     if line == b"!STOP":
-        return AsciiLine("stop")
-    if line.startswith(b"!FAULT ") and line[7:].isascii():
-        return AsciiLine("fault", text=line[7:].decode())
+        return AsciiStatus.OK, AsciiLine("stop")
+    if line.startswith(b"!FAULT ") and line.isascii():
+        return AsciiStatus.OK, AsciiLine("fault", text=line[7:].decode())
     if line.startswith(b"!HELLO ") and line.isascii():
-        return AsciiLine("hello", text=line[7:].decode())
-    return None
+        return AsciiStatus.OK, AsciiLine("hello", text=line[7:].decode())
+    return AsciiStatus.SYNTAX, None
+
+
+def parse_line(line: bytes) -> AsciiLine | None:
+    """Parse one line (without its newline); None when it is not valid ASCII-mode syntax."""
+    return parse_line_status(line)[1]
+
+
+def describe_line(status: AsciiStatus, line: AsciiLine | None) -> str:
+    """Canonical form shared with the C ``vector_runner ascii`` output."""
+    if line is None:
+        return status.name
+    centi = round(line.confidence * 100)
+    if line.kind in ("decision", "hold"):
+        return f"OK {line.kind} {line.label} {centi}"
+    return f"OK {line.kind} {line.text}".rstrip(" ") if line.text else f"OK {line.kind}"

@@ -43,11 +43,15 @@ def build_runner(build_dir: Path) -> Path:
 
 def avr_usage(output: str) -> dict[str, int]:
     """Flash and RAM bytes of the receiver image, parsed from ``make avr`` output."""
+    """Lines prefixed ``MAC `` are the MI_BRIDGE_WITH_MAC build: ``mac_flash_bytes`` etc."""
     usage = {}
     for line in output.splitlines():
+        prefix = ""
+        if line.startswith("MAC "):
+            prefix, line = "mac_", line[4:]
         parts = line.split()
         if line.startswith("Program:"):
-            usage["flash_bytes"] = int(parts[1])
+            usage[prefix + "flash_bytes"] = int(parts[1])
         elif line.startswith("Data:"):
-            usage["ram_bytes"] = int(parts[1])
+            usage[prefix + "ram_bytes"] = int(parts[1])
     return usage

@@ -47,6 +47,9 @@ def _emulate(args: argparse.Namespace) -> int:
         labels=args.labels.split(",") if args.labels else None,
         json_log=log_file,
         on_record=show,
+        class_hash=int(args.class_hash, 0),
+        key=bytes.fromhex(args.key) if args.key else None,
+        read_bytes_per_s=args.read_bytes_per_s,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -85,7 +88,7 @@ def _send(args: argparse.Namespace) -> int:
                 time.sleep(period)
             port.write(enc_a.stop())
         else:
-            enc = FrameEncoder()
+            enc = FrameEncoder(key=bytes.fromhex(args.key) if args.key else None)
             port.write(DELIMITER + enc.hello(names, args.rate))
             for i in range(args.decisions):
                 port.write(enc.decision(i % len(names), 0.9))
@@ -157,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--ascii", action="store_true", help="expect ASCII lines (`L 0.87`)")
     emu.add_argument("--labels", help="ASCII mode: comma-separated label per class, e.g. L,R")
     emu.add_argument("--duration", type=float, help="stop after this many seconds")
+    emu.add_argument(
+        "--class-hash", default="0",
+        help="class hash the device was built for (e.g. 0xe375b408 for left,right); 0 = any",
+    )
+    emu.add_argument("--key", help="MAC key, 32 hex digits: frames must be authenticated")
+    emu.add_argument(
+        "--read-bytes-per-s", type=float, help="read slowly, like a busy device (testing)"
+    )
     emu.add_argument("-q", "--quiet", action="store_true", help="print only the port path")
     emu.set_defaults(func=_emulate)
 
@@ -172,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--decisions", type=int, default=8)
     send.add_argument("--fault", action="store_true", help="send FAULT(board_lost) before STOP")
     send.add_argument("--ascii", action="store_true", help="ASCII mode instead of frames")
+    send.add_argument("--key", help="MAC key, 32 hex digits (binary mode)")
     send.set_defaults(func=_send)
 
     vec = sub.add_parser(

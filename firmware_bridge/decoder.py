@@ -4,14 +4,15 @@
 non-empty run of bytes that ends at a 0x00 delimiter, exactly as the C decoder
 (``c/mi_bridge.c``, ``mi_bridge_decoder_feed``) does byte by byte:
 
-1. OVERSIZE  the decoded frame would exceed MAX_FRAME (77) bytes
+1. OVERSIZE  the decoded frame would exceed MAX_FRAME (91) bytes
 2. COBS      a code byte points past the delimiter
-3. SHORT     fewer than 13 bytes (header + CRC)
+3. SHORT     fewer than 19 bytes (header + CRC)
 4. CRC       CRC-32 mismatch
 5. VERSION   version byte is not PROTOCOL_VERSION
-6. LENGTH    body_len disagrees with the frame length
+6. LENGTH    body_len > MAX_BODY, or disagrees with the frame length (MAC included)
 7. TYPE      unknown message type
 8. BODY      body size or content breaks the rules of its type
+9. AUTH      a decoder with a key: no MAC, or a MAC that the key does not verify
 
 Empty runs (two delimiters in a row) are ignored: a host may send 0x00 at any time to make the
 receiver resynchronise. Bytes after the last delimiter wait for the next chunk. ``feed`` never
@@ -29,6 +30,9 @@ from firmware_bridge.crc import crc32
 from firmware_bridge.frames import (
     CRC_SIZE,
     HEADER_SIZE,
+    MAC_FLAG,
+    MAC_SIZE,
+    MAX_BODY,
     MAX_FRAME,
     MIN_FRAME,
     PROTOCOL_VERSION,
@@ -36,8 +40,9 @@ from firmware_bridge.frames import (
     MessageType,
     parse_body,
 )
+from firmware_bridge.siphash import KEY_SIZE, siphash24
 
-_HEADER = struct.Struct("<BBHIB")
+_HEADER = struct.Struct("<BBIIIB")
 _PENDING_CAP = 2 * MAX_FRAME
 
 
@@ -52,6 +57,7 @@ class RejectReason(IntEnum):
     LENGTH = 7
     TYPE = 8
     BODY = 9
+    AUTH = 10
 
 
 @dataclass(frozen=True)
@@ -62,8 +68,14 @@ class Rejection:
     n_bytes: int
 
 
-def check_frame(encoded: bytes, overflow: bool = False) -> Frame | Rejection:
-    """Apply the decoder checks to one delimited run (without its 0x00)."""
+def check_frame(
+    encoded: bytes, overflow: bool = False, key: bytes | None = None
+) -> Frame | Rejection:
+    """Apply the decoder checks to one delimited run (without its 0x00).
+
+    With a 16-byte ``key`` every frame must carry a MAC that verifies (else AUTH); without one
+    a MAC is skipped unchecked (``Frame.authenticated`` is then False).
+    """
     if overflow:
         return Rejection(RejectReason.OVERSIZE, len(encoded))
     raw, complete = cobs.decode_lenient(encoded)
@@ -76,22 +88,35 @@ def check_frame(encoded: bytes, overflow: bool = False) -> Frame | Rejection:
         return Rejection(RejectReason.SHORT, len(encoded))
     if crc32(raw[:-CRC_SIZE]) != int.from_bytes(raw[-CRC_SIZE:], "little"):
         return Rejection(RejectReason.CRC, len(encoded))
-    version, msg_type, seq, timestamp, body_len = _HEADER.unpack_from(raw)
+    version = raw[0]
     if version != PROTOCOL_VERSION:
         return Rejection(RejectReason.VERSION, len(encoded))
-    if body_len != n - MIN_FRAME:
+    _, type_byte, session, seq, timestamp, body_len = _HEADER.unpack_from(raw)
+    mac_len = MAC_SIZE if type_byte & MAC_FLAG else 0
+    if body_len > MAX_BODY or body_len + mac_len != n - MIN_FRAME:
         return Rejection(RejectReason.LENGTH, len(encoded))
+    msg_type = type_byte & ~MAC_FLAG
     if msg_type not in MessageType._value2member_map_:
         return Rejection(RejectReason.TYPE, len(encoded))
-    body = raw[HEADER_SIZE : n - CRC_SIZE]
+    end = HEADER_SIZE + body_len
+    body = raw[HEADER_SIZE:end]
     message = parse_body(msg_type, body)
     if message is None:
         return Rejection(RejectReason.BODY, len(encoded))
-    return Frame(version, MessageType(msg_type), seq, timestamp, body, message)
+    if key is not None and (not mac_len or siphash24(key, raw[:end]) != raw[end : end + MAC_SIZE]):
+        return Rejection(RejectReason.AUTH, len(encoded))
+    return Frame(
+        version, MessageType(msg_type), seq, timestamp, body, message, session, key is not None
+    )
 
 
 class FrameDecoder:
     """Incremental decoder; keeps the bytes of an unfinished frame between ``feed`` calls.
+
+    Parameters
+    ----------
+    key : bytes, optional
+        16-byte MAC key: frames without a valid SipHash-2-4 MAC are rejected (AUTH).
 
     Attributes
     ----------
@@ -101,7 +126,10 @@ class FrameDecoder:
         Rejections so far, by reason.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes | None = None) -> None:
+        if key is not None and len(key) != KEY_SIZE:
+            raise ValueError(f"MAC key must be {KEY_SIZE} bytes, got {len(key)}")
+        self.key = bytes(key) if key is not None else None
         self._pending = bytearray()
         self._overflow = False
         self.n_frames = 0
@@ -125,7 +153,7 @@ class FrameDecoder:
             if i == len(parts) - 1:
                 break
             if self._pending or self._overflow:
-                event = check_frame(bytes(self._pending), self._overflow)
+                event = check_frame(bytes(self._pending), self._overflow, self.key)
                 if isinstance(event, Frame):
                     self.n_frames += 1
                 else:
@@ -141,6 +169,6 @@ def describe(event: Frame | Rejection) -> str:
     if isinstance(event, Rejection):
         return f"R {event.reason.name.lower()}"
     return (
-        f"F {event.version} {int(event.msg_type)} {event.seq} {event.timestamp_ms} "
-        f"{event.body.hex() or '-'}"
+        f"F {event.version} {int(event.msg_type)} {event.session} {event.seq} "
+        f"{event.timestamp_ms} {event.body.hex() or '-'}{' A' if event.authenticated else ''}"
     )

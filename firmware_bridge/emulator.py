@@ -30,7 +30,9 @@ from firmware_bridge.frames import (
     Hello,
     MessageType,
     Stop,
+    class_hash,
     message_to_dict,
+    monotonic_ms,
 )
 from firmware_bridge.receiver import Receiver
 
@@ -57,6 +59,12 @@ class Emulator:
         ASCII mode: label per class index (else learned from a ``!HELLO`` line).
     json_log : file, optional
         Text file receiving one JSON record per line.
+    class_hash : int
+        Model the device expects (0 = any), as the firmware's EXPECTED_CLASS_HASH.
+    key : bytes, optional
+        16-byte MAC key: frames must carry a valid SipHash-2-4 MAC.
+    read_bytes_per_s : float, optional
+        Read at most this many bytes per second (a slow device; the rest waits in the pty).
     on_record : callable, optional
         Called with every record (the CLI prints them).
     """
@@ -70,11 +78,14 @@ class Emulator:
         labels: list[str] | None = None,
         json_log: IO[str] | None = None,
         on_record: Callable[[Record], None] | None = None,
+        class_hash: int = 0,
+        key: bytes | None = None,
+        read_bytes_per_s: float | None = None,
     ) -> None:
         self.serial_port = serial_port
         self.baud = baud
-        self.receiver = Receiver(heartbeat_timeout_ms)
-        self.decoder = FrameDecoder()
+        self.receiver = Receiver(heartbeat_timeout_ms, class_hash=class_hash)
+        self.decoder = FrameDecoder(key=key)
         self.ascii_mode = ascii_mode
         self.ascii_decoder = AsciiDecoder()
         self.labels = list(labels) if labels else []
@@ -85,7 +96,12 @@ class Emulator:
         self._slave: int | None = None
         self._serial = None
         self._t0 = time.monotonic()
+        self.read_bytes_per_s = read_bytes_per_s
+        self._read_credit = 0.0
+        self._read_at = time.monotonic()
         self._ascii_seq = 0
+        self._ascii_session = 0
+        self._ascii_frames = 0
 
     # -- port --------------------------------------------------------------------------------
     def open(self) -> str:
@@ -125,10 +141,27 @@ class Emulator:
     def _mode(self) -> str:
         return "ascii" if self.ascii_mode else "binary"
 
+    def _read_limit(self) -> int:
+        if self.read_bytes_per_s is None:
+            return 4096
+        now = time.monotonic()
+        self._read_credit = min(
+            self._read_credit + (now - self._read_at) * self.read_bytes_per_s, 4096.0
+        )
+        self._read_at = now
+        return int(self._read_credit)
+
     def _read(self, timeout_s: float) -> bytes:
         if self._master is not None:
+            limit = self._read_limit()
+            if limit == 0:
+                time.sleep(timeout_s)
+                return b""
             ready, _, _ = select.select([self._master], [], [], timeout_s)
-            return os.read(self._master, 4096) if ready else b""
+            data = os.read(self._master, limit) if ready else b""
+            if self.read_bytes_per_s is not None:
+                self._read_credit -= len(data)
+            return data
         assert self._serial is not None
         data = self._serial.read(4096)
         if not data:
@@ -156,17 +189,20 @@ class Emulator:
                 self._ascii(line, now)
             return
         for event in self.decoder.feed(data):
+            events = self.receiver.on_event(event, now)
             if isinstance(event, Frame):
                 self._emit(self._frame_record(event, now))
-            self._receiver_events(self.receiver.on_event(event, now), now)
+            self._receiver_events(events, now)
 
     def summary(self) -> Record:
         r = self.receiver
         return {
-            "frames": self.decoder.n_frames,
+            "frames": self._ascii_frames if self.ascii_mode else self.decoder.n_frames,
             "rejected": {k.name.lower(): v for k, v in self.decoder.n_rejected.items() if v},
             "lost": r.lost,
             "stale": r.stale,
+            "old": r.old,
+            "foreign": r.foreign,
             "ignored": r.ignored,
             "state": r.state.name,
             "safe_reason": r.safe_reason.name.lower(),
@@ -182,12 +218,18 @@ class Emulator:
             self.on_record(record)
 
     def _frame_record(self, frame: Frame, now: int) -> Record:
+        """A decoded frame, after the receiver saw it: ``outcome`` is Receiver.last_outcome
+        (``used`` = acted on); ``mono_ms`` is this machine's monotonic clock (uint32 ms), so a
+        host on the same machine can compute the age of what was acted on."""
         return {
             "t_ms": now,
             "event": "frame",
             "type": frame.msg_type.name,
+            "session": frame.session,
             "seq": frame.seq,
             "timestamp_ms": frame.timestamp_ms,
+            "mono_ms": monotonic_ms(),
+            "outcome": self.receiver.last_outcome,
             **message_to_dict(frame.message),
         }
 
@@ -205,15 +247,21 @@ class Emulator:
         message: Hello | Decision | Heartbeat | Fault | Stop
         if line.kind == "hello":
             pairs = [p.split("=", 1) for p in line.text.split() if "=" in p]
-            self.labels = [p[0] for p in pairs]
-            message = Hello(0, 0, len(pairs), 0, tuple(p[1] for p in pairs))
+            if pairs:
+                self.labels = [p[0] for p in pairs]
+                names = tuple(p[1] for p in pairs)
+            else:  # "!HELLO" alone: the labels given with --labels
+                names = tuple(self.labels)
+            message = Hello(0, 0, len(names), class_hash(names), names)
+            self._ascii_session += 1  # ASCII has no session id: each HELLO starts one
         elif line.kind in ("decision", "hold"):
             if line.kind == "decision" and line.label not in self.labels:
                 self._emit({"event": "reject", "reason": "label", "label": line.label}, now)
                 return
             index = 0 if line.kind == "hold" else self.labels.index(line.label)
             flags = DecisionFlags.HOLD if line.kind == "hold" else 0
-            message = Decision(index, round(line.confidence * 255), int(flags))
+            confidence = 0 if line.kind == "hold" else round(line.confidence * 255)
+            message = Decision(index, confidence, int(flags))
         elif line.kind == "heartbeat":
             message = Heartbeat()
         elif line.kind == "fault":
@@ -227,12 +275,18 @@ class Emulator:
             Fault: MessageType.FAULT,
             Stop: MessageType.STOP,
         }[type(message)]
-        frame = Frame(1, kind, self._ascii_seq, now, b"", message)
-        self._ascii_seq = (self._ascii_seq + 1) % (1 << 16)
+        # ASCII lines have no sequence number or timestamp: a synthetic frame of the current
+        # ASCII session, stamped on arrival (so buffered lines are NOT detected as old).
+        if kind not in (MessageType.STOP, MessageType.FAULT):  # those never move the baseline
+            self._ascii_seq = (self._ascii_seq + 1) % (1 << 32)
+        frame = Frame(2, kind, self._ascii_seq, now, b"", message, self._ascii_session)
+        self._ascii_frames += 1
+        events = self.receiver.on_frame(frame, now)
         record = self._frame_record(frame, now)
-        record.pop("seq")
+        for k in ("seq", "session", "timestamp_ms"):
+            record.pop(k)
         self._emit(record, now)
-        self._receiver_events(self.receiver.on_frame(frame, now), now)
+        self._receiver_events(events, now)
 
 
 def format_record(record: Record) -> str:

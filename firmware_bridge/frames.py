@@ -1,15 +1,17 @@
 """Binary frames of the mi-edge serial protocol: message types, bodies and the encoder.
 
-A frame on the wire is ``COBS(header | body | crc32) 0x00`` (see ``PROTOCOL.md``)::
+A frame on the wire is ``COBS(header | body | [mac] | crc32) 0x00`` (see ``PROTOCOL.md``)::
 
     offset  size  field
-    0       1     version        PROTOCOL_VERSION (1)
-    1       1     type           MessageType
-    2       2     seq            uint16 LE, +1 per frame, wraps 65535 -> 0
-    4       4     timestamp_ms   uint32 LE, host monotonic ms, wraps 2**32 -> 0
-    8       1     body_len       0..MAX_BODY, must equal the bytes between header and CRC
-    9       n     body           per type, below
-    9+n     4     crc32          uint32 LE, CRC-32/IEEE over bytes 0 .. 8+n
+    0       1     version        PROTOCOL_VERSION (2)
+    1       1     type           MessageType, bit 7 (MAC_FLAG) set when a MAC follows the body
+    2       4     session        uint32 LE, random per HELLO; every frame carries its session's
+    6       4     seq            uint32 LE, +1 per frame, wraps 2**32 -> 0
+    10      4     timestamp_ms   uint32 LE, host monotonic ms, wraps 2**32 -> 0
+    14      1     body_len       0..MAX_BODY, must equal the bytes between header and MAC/CRC
+    15      n     body           per type, below
+    15+n    8     mac            only with MAC_FLAG: SipHash-2-4(key, bytes 0 .. 14+n)
+    ..      4     crc32          uint32 LE, CRC-32/IEEE over every byte before it
 
 Bodies (integers little-endian):
 
@@ -21,9 +23,10 @@ Bodies (integers little-endian):
 
 The runtime uses :class:`FrameEncoder`::
 
-    enc = FrameEncoder()                      # its own SequenceCounter, monotonic ms clock
+    enc = FrameEncoder(key=None)              # key: 16 bytes to add a SipHash MAC to each frame
     port.write(DELIMITER)                     # once after opening: receiver resynchronises
     port.write(enc.hello(["left", "right"], decision_rate_hz=4.0, heartbeat_ms=250))
+                                              # ^ every hello() starts a new random session
     port.write(enc.decision(class_index=0, confidence=0.87))
     port.write(enc.heartbeat())               # when no frame went out for heartbeat_ms
     port.write(enc.fault(FaultReason.BOARD_LOST))
@@ -34,6 +37,7 @@ Each method returns the complete frame, delimiter included, ready for ``serial.w
 
 from __future__ import annotations
 
+import secrets
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -42,20 +46,23 @@ from enum import IntEnum, IntFlag
 
 from firmware_bridge import cobs
 from firmware_bridge.crc import crc32
+from firmware_bridge.siphash import KEY_SIZE, TAG_SIZE, siphash24
 
-PROTOCOL_VERSION = 1
-HEADER_SIZE = 9
+PROTOCOL_VERSION = 2
+HEADER_SIZE = 15
 CRC_SIZE = 4
+MAC_SIZE = TAG_SIZE
+MAC_FLAG = 0x80
 MAX_BODY = 64
-MAX_FRAME = HEADER_SIZE + MAX_BODY + CRC_SIZE
+MAX_FRAME = HEADER_SIZE + MAX_BODY + MAC_SIZE + CRC_SIZE
 MIN_FRAME = HEADER_SIZE + CRC_SIZE
 HELLO_FIXED_SIZE = 9
 MAX_NAMES_BYTES = MAX_BODY - HELLO_FIXED_SIZE
 DELIMITER = b"\x00"
-SEQ_MODULO = 1 << 16
+SEQ_MODULO = 1 << 32
 TIME_MODULO = 1 << 32
 
-_HEADER = struct.Struct("<BBHIB")
+_HEADER = struct.Struct("<BBIIIB")
 _HELLO = struct.Struct("<HHBI")
 _CRC = struct.Struct("<I")
 
@@ -156,6 +163,9 @@ class Frame:
     timestamp_ms: int
     body: bytes
     message: Message
+    session: int = 0
+    authenticated: bool = False
+    """True when the frame carried a MAC that the decoder's key verified."""
 
 
 def class_hash(class_names: Sequence[str]) -> int:
@@ -208,22 +218,32 @@ def encode_frame(
     timestamp_ms: int,
     body: bytes = b"",
     version: int = PROTOCOL_VERSION,
+    *,
+    session: int = 0,
+    key: bytes | None = None,
 ) -> bytes:
-    """Encode one frame: header, body, CRC-32, COBS, then the 0x00 delimiter.
+    """Encode one frame: header, body, [MAC], CRC-32, COBS, then the 0x00 delimiter.
 
-    ``seq`` and ``timestamp_ms`` are reduced modulo 2**16 and 2**32 (they wrap by design).
+    ``seq`` and ``timestamp_ms`` are reduced modulo 2**32 (they wrap by design). With a 16-byte
+    ``key`` the type byte gets MAC_FLAG and an 8-byte SipHash-2-4 tag follows the body.
     """
     if len(body) > MAX_BODY:
         raise FrameError(f"body of {len(body)} bytes exceeds MAX_BODY={MAX_BODY}")
+    if key is not None and len(key) != KEY_SIZE:
+        raise FrameError(f"MAC key must be {KEY_SIZE} bytes, got {len(key)}")
+    type_byte = (msg_type | (MAC_FLAG if key is not None else 0)) & 0xFF
     raw = _HEADER.pack(
-        version & 0xFF, msg_type & 0xFF, seq % SEQ_MODULO, timestamp_ms % TIME_MODULO, len(body)
+        version & 0xFF, type_byte, session % (1 << 32), seq % SEQ_MODULO,
+        timestamp_ms % TIME_MODULO, len(body),
     ) + bytes(body)
+    if key is not None:
+        raw += siphash24(key, raw)
     raw += _CRC.pack(crc32(raw))
     return cobs.encode(raw) + DELIMITER
 
 
 class SequenceCounter:
-    """The 16-bit frame counter of one host session; ``next()`` returns 0, 1, ... 65535, 0."""
+    """The 32-bit frame counter of one host session; ``next()`` returns 0, 1, ... 2**32-1, 0."""
 
     def __init__(self, start: int = 0) -> None:
         self._next = start % SEQ_MODULO
@@ -237,32 +257,56 @@ class SequenceCounter:
         return self._next
 
 
+def random_session_id() -> int:
+    """A fresh non-zero 32-bit session id from the OS random source."""
+    return secrets.randbelow(0xFFFFFFFF) + 1
+
+
 def monotonic_ms() -> int:
     """Host timestamp: ``time.monotonic_ns()`` in ms, wrapped to uint32."""
     return (time.monotonic_ns() // 1_000_000) % TIME_MODULO
 
 
 class FrameEncoder:
-    """Builds the frames of one host session.
+    """Builds the frames of the host's sessions; each :meth:`hello` starts a new session.
+
+    The encoder holds what every frame must carry: the session id (drawn at each ``hello()``),
+    the sequence counter, the clock and the optional MAC key. Frames written before the first
+    ``hello()`` carry session 0 (a receiver only obeys their STOP or FAULT).
 
     Parameters
     ----------
     sequence : SequenceCounter, optional
-        Counter shared by every frame of the session (one is created if omitted).
+        Counter shared by every frame (one is created if omitted); it is not reset by HELLO.
     clock_ms : callable, optional
         Returns the host timestamp in ms (default :func:`monotonic_ms`); wrapped to uint32.
+        The receiver bounds the age of commands with it: it must be monotonic.
+    key : bytes, optional
+        16-byte pre-shared key: every frame then carries a SipHash-2-4 MAC (PROTOCOL.md 7).
+    session_source : callable, optional
+        Returns the id of a new session (default :func:`random_session_id`; tests fix it).
     """
 
     def __init__(
         self,
         sequence: SequenceCounter | None = None,
         clock_ms: Callable[[], int] = monotonic_ms,
+        key: bytes | None = None,
+        session_source: Callable[[], int] = random_session_id,
     ) -> None:
+        if key is not None and len(key) != KEY_SIZE:
+            raise FrameError(f"MAC key must be {KEY_SIZE} bytes, got {len(key)}")
         self.sequence = sequence if sequence is not None else SequenceCounter()
         self.clock_ms = clock_ms
+        self.key = bytes(key) if key is not None else None
+        self.session_source = session_source
+        self.session_id = 0
 
     def _frame(self, msg_type: MessageType, body: bytes = b"") -> bytes:
-        return encode_frame(msg_type, self.sequence.next(), self.clock_ms(), body)
+        return encode_frame(
+            msg_type, self.sequence.next(), self.clock_ms(), body,
+            session=self.session_id, key=self.key,
+        )
 
     def hello(
         self,
@@ -271,8 +315,9 @@ class FrameEncoder:
         heartbeat_ms: int = 250,
         send_names: bool = True,
     ) -> bytes:
-        """HELLO: starts (or restarts) a session; the receiver leaves STOP/FAULT only on it."""
+        """HELLO: starts a new session (new random id); the only frame that links a receiver."""
         body = hello_body(class_names, decision_rate_hz, heartbeat_ms, send_names)
+        self.session_id = self.session_source() % (1 << 32)
         return self._frame(MessageType.HELLO, body)
 
     def decision(self, class_index: int, confidence: float, flags: int = 0) -> bytes:

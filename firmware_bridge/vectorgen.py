@@ -4,8 +4,10 @@
 
 - ``vectors``: byte streams (hex) and the exact decoder output expected for each, one line per
   accepted frame (``F version type seq timestamp body``) or rejection (``R reason``);
-- ``scenarios``: receiver scripts (``x HEX`` feeds bytes, ``t MS`` lets time pass) and the
-  receiver status after every step (``STATE reason command lost stale rejected ignored``).
+- ``scenarios``: receiver scripts (``x HEX`` feeds bytes, ``t MS`` lets time pass), the
+  receiver's expected class hash and MAC key, and the receiver status after every step
+  (``STATE reason command lost stale old foreign rejected ignored``);
+- ``ascii``: lines and the canonical parse of each (``OK kind ...`` or a status name).
 
 The file is checked in at ``firmware_bridge/vectors/vectors.json``; ``mi-bridge vectors``
 regenerates it and the tests check it is up to date. The Python decoder and receiver and the
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from firmware_bridge import cobs
+from firmware_bridge.ascii_mode import describe_line, parse_line_status
 from firmware_bridge.crc import crc32
 from firmware_bridge.decoder import FrameDecoder, describe
 from firmware_bridge.frames import (
@@ -28,14 +31,16 @@ from firmware_bridge.frames import (
     FrameEncoder,
     MessageType,
     SequenceCounter,
+    class_hash,
     decision_body,
-    encode_frame,
     hello_body,
 )
+from firmware_bridge.frames import encode_frame as _encode_frame
 from firmware_bridge.receiver import Receiver
 
 VECTOR_PATH = Path(__file__).with_name("vectors") / "vectors.json"
 CLASSES = ("left", "right", "feet", "rest")
+KEY = bytes(range(16))
 
 
 def _reframe(frame: bytes, mutate) -> bytes:
@@ -48,6 +53,11 @@ def _reframe(frame: bytes, mutate) -> bytes:
 def _with_crc(raw: bytes) -> bytes:
     """Raw header+body -> valid wire frame with a correct CRC (for structural vectors)."""
     return cobs.encode(raw + crc32(raw).to_bytes(CRC_SIZE, "little")) + b"\x00"
+
+
+def encode_frame(*args, session: int = 0x5E55, **kwargs) -> bytes:  # noqa: F811
+    """The frames of the vectors belong to session 0x5E55 unless told otherwise."""
+    return _encode_frame(*args, session=session, **kwargs)
 
 
 def _valid() -> Iterator[tuple[str, bytes]]:
@@ -63,8 +73,12 @@ def _valid() -> Iterator[tuple[str, bytes]]:
     )
     yield "decision_zeros", encode_frame(MessageType.DECISION, 0, 0, decision_body(0, 0.0, 0))
     yield "decision_wrap", encode_frame(
-        MessageType.DECISION, 0xFFFF, 0xFFFFFFFF, decision_body(255, 1.0)
+        MessageType.DECISION, 0xFFFFFFFF, 0xFFFFFFFF, decision_body(255, 1.0), session=0xFFFFFFFF
     )
+    yield "decision_mac", encode_frame(MessageType.DECISION, 11, 1250, decision_body(1, 0.87),
+                                       key=KEY)
+    yield "hello_mac", encode_frame(MessageType.HELLO, 12, 1000, hello_body(CLASSES, 4.0, 250),
+                                    key=KEY)
     yield "heartbeat", encode_frame(MessageType.HEARTBEAT, 6, 2000)
     for reason in FaultReason:
         yield f"fault_{reason.name.lower()}", encode_frame(
@@ -87,24 +101,31 @@ def _streams() -> Iterator[tuple[str, bytes]]:
     def flip(i: int, bit: int = 0):
         return lambda raw: raw.__setitem__(i, raw[i] ^ (1 << bit))
 
-    yield "crc_flip_class", _reframe(dec, flip(9))
-    yield "crc_flip_seq", _reframe(dec, flip(2, 7))
+    yield "crc_flip_class", _reframe(dec, flip(15))
+    yield "crc_flip_seq", _reframe(dec, flip(6, 7))
+    yield "crc_flip_session", _reframe(dec, flip(3, 1))
     yield "crc_flip_crc", _reframe(dec, flip(len(raw_dec) - 1, 3))
     yield "crc_wire_byte", dec[:3] + bytes((dec[3] ^ 0x40 or 1,)) + dec[4:]
     yield "crc_swapped_bytes", _reframe(dec, lambda r: r.__setitem__(slice(9, 11), r[10:8:-1]))
     yield "cobs_code_past_end", bytes((0x20,)) + dec[1:]
     yield "cobs_truncated", dec[:-4] + b"\x00"
     yield "short_one_byte", b"\x01\x00"
-    yield "short_twelve", cobs.encode(raw_dec[:12]) + b"\x00"
+    yield "short_eighteen", cobs.encode(raw_dec[:18]) + b"\x00"
     yield "oversize_garbage", bytes(range(1, 201)) + b"\x00"
-    yield "oversize_body", _with_crc(bytes((1, 1, 0, 0, 0, 0, 0, 0, MAX_BODY + 1)) + bytes(65))
+    yield "oversize_body", _with_crc(bytes((2, 1) + (0,) * 12 + (MAX_BODY + 9,)) + bytes(73))
     yield "version_0", encode_frame(MessageType.DECISION, 3, 1250, decision_body(1, 0.5), 0)
-    yield "version_2", encode_frame(MessageType.HEARTBEAT, 3, 1250, b"", 2)
-    yield "length_too_big", _with_crc(bytes((1, 2, 3, 0, 0, 0, 0, 0, 4, 1, 2, 0)))
-    yield "length_too_small", _with_crc(bytes((1, 3, 3, 0, 0, 0, 0, 0, 0, 7)))
+    yield "version_1", encode_frame(MessageType.HEARTBEAT, 3, 1250, b"", 1)
+    yield "version_3", encode_frame(MessageType.HEARTBEAT, 3, 1250, b"", 3)
+    yield "length_too_big", _with_crc(bytes((2, 2) + (0,) * 12 + (4, 1, 2, 0)))
+    yield "length_too_small", _with_crc(bytes((2, 3) + (0,) * 12 + (0, 7)))
+    yield "length_body_over_max", _with_crc(bytes((2, 1) + (0,) * 12 + (72,)) + bytes(72))
+    yield "length_mac_flag_without_mac", _with_crc(
+        bytes((2, 0x82) + (0,) * 12 + (3, 1, 2, 0))
+    )
     yield "type_0", encode_frame(0, 3, 0, b"")
     yield "type_6", encode_frame(6, 3, 0, b"")
-    yield "type_255", encode_frame(255, 3, 0, b"\x01\x02\x03")
+    yield "type_127", encode_frame(127, 3, 0, b"\x01\x02\x03")
+    yield "type_mac_6", encode_frame(6, 3, 0, b"", key=KEY)
     yield "body_decision_short", encode_frame(MessageType.DECISION, 3, 0, b"\x01\x02")
     yield "body_decision_long", encode_frame(MessageType.DECISION, 3, 0, b"\x01\x02\x00\x00")
     yield "body_decision_reserved_flag", encode_frame(MessageType.DECISION, 3, 0, b"\x01\x02\x04")
@@ -133,8 +154,19 @@ def _streams() -> Iterator[tuple[str, bytes]]:
     yield "corrupt_between_valid", dec + _reframe(dec, flip(12, 5)) + frames["stop"]
 
 
-def _scenario_steps() -> Iterator[tuple[str, int, list[tuple[str, str]]]]:
-    enc = FrameEncoder(SequenceCounter(), clock_ms=lambda: 0)
+Steps = list[tuple[str, str]]
+
+
+def _scenario_steps() -> Iterator[tuple[str, int, Steps, int, bytes | None]]:
+    """(name, timeout_ms, steps, expected class hash, MAC key) of every receiver scenario.
+
+    The host clock follows the device clock (``t`` moves both) unless a step says otherwise,
+    as if the host's timestamps reached the device at once.
+    """
+    clock = {"host": 0}
+    sids = iter(range(0x1001, 0x2000))
+    enc = FrameEncoder(SequenceCounter(), clock_ms=lambda: clock["host"],
+                       session_source=lambda: next(sids))
 
     def session(start: int = 0) -> tuple[str, str]:
         enc.sequence = SequenceCounter(start)
@@ -146,56 +178,119 @@ def _scenario_steps() -> Iterator[tuple[str, int, list[tuple[str, str]]]]:
     def d(cls: int, conf: float = 0.9, flags: int = 0) -> tuple[str, str]:
         return x(enc.decision(cls, conf, flags))
 
-    def t(ms: int) -> tuple[str, str]:
+    def t(ms: int, host: int | None = None) -> tuple[str, str]:
+        clock["host"] = ms if host is None else host
         return ("t", str(ms))
 
     def at_seq(seq: int, cls: int) -> tuple[str, str]:
-        return x(encode_frame(MessageType.DECISION, seq, 0, decision_body(cls, 0.9)))
+        return x(encode_frame(MessageType.DECISION, seq, clock["host"], decision_body(cls, 0.9),
+                              session=enc.session_id))
 
-    yield "boot_stays_safe", 500, [t(0), t(10_000)]
+    yield "boot_stays_safe", 500, [t(0), t(10_000)], 0, None
     yield "hello_decisions_timeout", 500, [
         t(1000), session(), d(0), t(1250), d(1), t(1500), x(enc.heartbeat()),
         t(1999), t(2000), t(2001), t(2499), t(2501),
-    ]
+    ], 0, None
     yield "gaps_and_stale", 500, [
         t(0), session(), at_seq(1, 0), at_seq(1, 1), at_seq(5, 1), at_seq(3, 0),
-        at_seq(40000, 0), at_seq(6, 0),
-    ]
-    yield "seq_wraps", 500, [t(5), session(65534), d(0), d(1), d(0), d(1)]
+        at_seq(40000, 0), at_seq(6, 0), at_seq(40000 + (1 << 31), 1),
+    ], 0, None
+    yield "seq_wraps", 500, [t(5), session(0xFFFFFFFE), d(0), d(1), d(0), d(1)], 0, None
     hello = session()
-    corrupt = _reframe(enc.decision(0, 0.9), lambda raw: raw.__setitem__(9, raw[9] ^ 1))
+    corrupt = _reframe(enc.decision(0, 0.9), lambda raw: raw.__setitem__(15, raw[15] ^ 1))
     yield "crc_error_holds_then_expires", 300, [
         t(100), hello, d(1), t(200), x(corrupt), t(400), t(401),
-    ]
+    ], 0, None
     yield "hold_and_out_of_range", 500, [
         t(0), session(), d(1), d(0, 0.3, 1), d(1), d(7), d(1, 0.9, 2),
-    ]
+    ], 0, None
     yield "fault_needs_hello", 500, [
         t(0), session(), d(1), x(enc.fault(FaultReason.BOARD_LOST)), d(1),
         x(enc.heartbeat()), x(enc.hello(CLASSES[:2], 4.0)), d(1),
-    ]
+    ], 0, None
     yield "stop_needs_hello", 500, [
         t(0), session(), d(0), x(enc.stop()), d(0), t(5000), d(0),
-    ]
+    ], 0, None
     yield "version_goes_safe", 500, [
-        t(0), session(), d(0), x(encode_frame(MessageType.DECISION, 99, 0, b"\0\xff\0", 2)),
+        t(0), session(), d(0), x(encode_frame(MessageType.DECISION, 99, 0, b"\0\xff\0", 1)),
         d(0), x(enc.hello(CLASSES[:2], 4.0)), d(0),
-    ]
-    enc.sequence = SequenceCounter()
-    yield "timeout_then_decision_relinks", 200, [t(0), d(0), t(150), t(201), d(1), t(300)]
+    ], 0, None
+    yield "heartbeat_after_timeout_stays_safe", 200, [
+        t(0), session(), d(0), t(150), t(201), x(enc.heartbeat()), d(1), t(300),
+        x(enc.hello(CLASSES[:2], 4.0)), d(1),
+    ], 0, None
     yield "millis_wraps", 500, [
         t(0xFFFFFF00), session(), d(0), t(0xFFFFFFFF), t(200), t(244), t(245),
-    ]
+    ], 0, None
     hello = session()
     yield "split_bytes_garbage", 500, [
         t(0), ("x", "0102030405"), ("x", "00"), ("x", hello[1][:10]), ("x", hello[1][10:]), d(1),
-    ]
+    ], 0, None
+    # -- issue 10 --------------------------------------------------------------------------
+    yield "boot_decision_ignored", 500, [t(0), d(1), x(enc.heartbeat()), d(0)], 0, None
+    steps = [t(0), session(), d(1)]
+    buffered = []
+    for ms in range(100, 8100, 100):  # frozen reader: 8 s of frames sit in a buffer
+        clock["host"] = ms
+        buffered.append(enc.decision(ms // 100 % 2, 0.9).hex())
+    steps += [t(8000), ("x", "".join(buffered)), t(8100), session(), d(1)]
+    yield "frozen_reader", 500, steps, 0, None
+    steps = [t(0), session()]
+    for k in range(1, 41):  # slow reader: written every 50 ms, read every 150 ms
+        clock["host"] = 50 * k
+        frame = enc.decision(k % 2, 0.9)
+        steps += [("t", str(150 * k)), x(frame)]
+    yield "slow_reader", 500, steps, 0, None
+    first = session()
+    recorded = [d(1), d(0)]
+    yield "cross_session_replay", 500, [
+        t(0), first, *recorded, session(), d(0, 0.5, 1), *recorded,
+    ], 0, None
+    hello = session()
+    early = d(1)
+    yield "replayed_hello", 500, [
+        t(0), hello, early, d(0, 0.5, 1), hello, early, d(0, 0.5, 1),
+    ], 0, None
+    yield "wrong_class_hash", 500, [
+        t(0), x(enc.hello(["feet", "tongue"], 4.0)), d(1), x(enc.hello(CLASSES[:2], 4.0)), d(1),
+        x(enc.hello(CLASSES[:2], 4.0, send_names=False)), d(0),
+    ], class_hash(CLASSES[:2]), None
+    steps = [t(1000), session(), d(1)]
+    yield "old_timestamp", 500, [
+        *steps, t(1100, host=500), d(0), t(1200, host=700), d(0), t(1300, host=5000), d(1),
+        t(1400), d(0),
+    ], 0, None
+    yield "old_hello_while_linked", 500, [
+        t(3000), session(), d(1), t(3100, host=1000), session(), d(0), t(3200), d(1),
+    ], 0, None
+    mac = FrameEncoder(SequenceCounter(), clock_ms=lambda: clock["host"], key=KEY,
+                       session_source=lambda: 0xABCD)
+    forged = FrameEncoder(SequenceCounter(100), clock_ms=lambda: clock["host"], key=bytes(16),
+                          session_source=lambda: 0xABCD)
+    forged.session_id = 0xABCD
+    yield "mac_required", 500, [
+        t(0), x(mac.hello(CLASSES[:2], 4.0)), x(mac.decision(1, 0.9)),
+        x(encode_frame(MessageType.DECISION, 50, 0, decision_body(0, 0.9), session=0xABCD)),
+        x(forged.decision(0, 0.9)), x(mac.decision(0, 0.9)), x(forged.stop()),
+        x(mac.stop()),
+    ], class_hash(CLASSES[:2]), KEY
 
 
-def run_scenario(timeout_ms: int, steps: list[tuple[str, str]]) -> list[str]:
+ASCII_LINES = [
+    b"L 0.87", b"R 1.00", b"abc_DEF9 0.00", b"-", b"- 0.41", b"!HB", b"!STOP", b"!HB\r",
+    b"\x00!HELLO L=left R=right", b"\x00\r\x00L 0.50", b"!FAULT board_lost", b"!FAULT ",
+    b"!HELLO ", b"", b"\r", b"\x00", b"L 1.01", b"L 2.00", b"L 0.8", b"L 0.871", b"L  0.87",
+    b"ABCDEFGHI 0.10", b"L-0.87", b"l 0.5x", b"!HELLO caf\xc3\xa9", b"!hb", b"- 9.99",
+    b"-- 0.10", b"L 0.87 ", b"!HELLO " + b"x" * 73, b"!HELLO " + b"x" * 74, b"\x00" * 81,
+]
+
+
+def run_scenario(
+    timeout_ms: int, steps: Steps, expected_hash: int = 0, key: bytes | None = None
+) -> list[str]:
     """Run a receiver script through the Python decoder + receiver; one status per step."""
-    decoder = FrameDecoder()
-    receiver = Receiver(timeout_ms)
+    decoder = FrameDecoder(key=key)
+    receiver = Receiver(timeout_ms, class_hash=expected_hash)
     now = 0
     out = []
     for kind, arg in steps:
@@ -214,24 +309,33 @@ def build_vectors() -> dict[str, object]:
     vectors = []
     for name, wire in _streams():
         lines = [describe(e) for e in FrameDecoder().feed(wire)]
-        vectors.append({"name": name, "wire": wire.hex(), "expect": lines})
+        keyed = [describe(e) for e in FrameDecoder(key=KEY).feed(wire)]
+        vectors.append({"name": name, "wire": wire.hex(), "expect": lines, "expect_key": keyed})
     scenarios = []
-    for name, timeout_ms, steps in _scenario_steps():
+    for name, timeout_ms, steps, expected_hash, key in _scenario_steps():
         scenarios.append(
             {
                 "name": name,
                 "timeout_ms": timeout_ms,
+                "class_hash": expected_hash,
+                "key": key.hex() if key else "",
                 "steps": [[kind, arg] for kind, arg in steps],
-                "expect": run_scenario(timeout_ms, steps),
+                "expect": run_scenario(timeout_ms, steps, expected_hash, key),
             }
         )
+    ascii_vectors = [
+        {"line": line.hex(), "expect": describe_line(*parse_line_status(line))}
+        for line in ASCII_LINES
+    ]
     return {
         "about": "mi-edge serial protocol test vectors; regenerate with `mi-bridge vectors`",
-        "protocol_version": 1,
-        "decoder_line": "F version type seq timestamp_ms body_hex|- or R reason",
-        "receiver_line": "STATE safe_reason command lost stale rejected ignored",
+        "protocol_version": 2,
+        "decoder_line": "F version type session seq timestamp_ms body_hex|- [A] or R reason",
+        "receiver_line": "STATE safe_reason command lost stale old foreign rejected ignored",
+        "mac_key": KEY.hex(),
         "vectors": vectors,
         "scenarios": scenarios,
+        "ascii": ascii_vectors,
     }
 
 

@@ -23,10 +23,11 @@ def runner(tmp_path_factory):
     return cbuild.build_runner(tmp_path_factory.mktemp("cbuild"))
 
 
-def run_decode(runner, streams: list[bytes]) -> list[list[str]]:
+def run_decode(runner, streams: list[bytes], key: str = "") -> list[list[str]]:
     """Feed each stream to a fresh C decoder; the output lines of each stream."""
     payload = b"".join(len(s).to_bytes(4, "little") + s for s in streams)
-    proc = subprocess.run([runner, "decode"], input=payload, capture_output=True, check=True)
+    cmd = [runner, "decode"] + ([key] if key else [])
+    proc = subprocess.run(cmd, input=payload, capture_output=True, check=True)
     out: list[list[str]] = [[]]
     for line in proc.stdout.decode().splitlines():
         if line == ".":
@@ -39,7 +40,8 @@ def run_decode(runner, streams: list[bytes]) -> list[list[str]]:
 
 def test_c_host_unit_tests(tmp_path):
     output = cbuild.make(["test"], tmp_path)
-    assert "test_codec:" in output and "test_receiver:" in output
+    print(output)
+    assert "test_codec:" in output and "test_receiver:" in output and "test_issue10:" in output
     assert " 0 failed" in output and "failed\n" in output
 
 
@@ -52,20 +54,36 @@ def test_avr_cross_compile_fits_an_uno(tmp_path):
     usage = cbuild.avr_usage(output)
     assert 0 < usage["flash_bytes"] < 4096, usage  # of 32 KiB
     assert 0 < usage["ram_bytes"] < 256, usage  # of 2 KiB
+    assert 0 < usage["mac_flash_bytes"] < 8192, usage
+    assert 0 < usage["mac_ram_bytes"] < 320, usage
 
 
 def test_c_decoder_matches_every_vector(runner):
-    vectors = vectorgen.load_vectors()["vectors"]
-    got = run_decode(runner, [bytes.fromhex(v["wire"]) for v in vectors])
-    for vector, lines in zip(vectors, got, strict=True):
+    doc = vectorgen.load_vectors()
+    vectors = doc["vectors"]
+    streams = [bytes.fromhex(v["wire"]) for v in vectors]
+    got = run_decode(runner, streams)
+    got_key = run_decode(runner, streams, doc["mac_key"])
+    for vector, lines, keyed in zip(vectors, got, got_key, strict=True):
         assert lines == vector["expect"], vector["name"]
+        assert keyed == vector["expect_key"], vector["name"]
+
+
+def test_c_ascii_parser_matches_every_line(runner):
+    lines = vectorgen.load_vectors()["ascii"]
+    payload = b"".join(
+        len(raw).to_bytes(4, "little") + raw for raw in (bytes.fromhex(v["line"]) for v in lines)
+    )
+    proc = subprocess.run([runner, "ascii"], input=payload, capture_output=True, check=True)
+    assert proc.stdout.decode().splitlines() == [v["expect"] for v in lines]
 
 
 def test_c_receiver_matches_every_scenario(runner):
     for scenario in vectorgen.load_vectors()["scenarios"]:
         script = "".join(f"{kind} {arg}\n" for kind, arg in scenario["steps"])
+        key = [scenario["key"]] if scenario["key"] else []
         proc = subprocess.run(
-            [runner, "receive", str(scenario["timeout_ms"])],
+            [runner, "receive", str(scenario["timeout_ms"]), str(scenario["class_hash"]), *key],
             input=script.encode(),
             capture_output=True,
             check=True,
@@ -76,4 +94,4 @@ def test_c_receiver_matches_every_scenario(runner):
 def test_c_decoder_resynchronises_after_garbage(runner):
     frame = FrameEncoder(clock_ms=lambda: 7).decision(1, 0.5)
     (lines,) = run_decode(runner, [bytes(range(1, 256)) * 3 + b"\x00" + frame])
-    assert lines == ["R oversize", "F 1 2 0 7 018000"]
+    assert lines == ["R oversize", "F 2 2 0 0 7 018000"]

@@ -22,6 +22,7 @@ from firmware_bridge.frames import (
     SequenceCounter,
     Stop,
     class_hash,
+    random_session_id,
 )
 from firmware_bridge.receiver import Receiver
 
@@ -62,13 +63,15 @@ def _decode_one(wire: bytes) -> Frame:
 
 
 def test_encoder_round_trip_every_message():
-    enc = FrameEncoder(SequenceCounter(65535), clock_ms=lambda: 2**32 + 5)
+    enc = FrameEncoder(SequenceCounter(2**32 - 1), clock_ms=lambda: 2**32 + 5,
+                       session_source=lambda: 0xC0FFEE)
     names = ["left", "right", "feet"]
     hello = _decode_one(enc.hello(names, 4.0, 250))
-    assert hello.seq == 65535 and hello.timestamp_ms == 5  # both wrap by definition
+    assert hello.seq == 2**32 - 1 and hello.timestamp_ms == 5  # both wrap by definition
+    assert hello.session == 0xC0FFEE == enc.session_id
     assert hello.message == Hello(400, 250, 3, class_hash(names), tuple(names))
     decision = _decode_one(enc.decision(2, 0.87, DecisionFlags.ARTIFACT))
-    assert decision.seq == 0
+    assert decision.seq == 0 and decision.session == 0xC0FFEE
     assert decision.message == Decision(2, 222, 2)
     assert abs(decision.message.confidence - 0.87) < 1 / 255
     assert _decode_one(enc.heartbeat()).message == Heartbeat()
@@ -79,10 +82,11 @@ def test_encoder_round_trip_every_message():
 
 
 def test_encoded_frames_have_one_delimiter_and_fit():
-    enc = FrameEncoder()
+    enc = FrameEncoder(key=bytes(16))
     frame = enc.hello(["x" * 27, "y" * 27], 4.0)
     assert frame.count(0) == 1 and frame.endswith(b"\x00")
     assert len(cobs.decode(frame[:-1])) == MAX_FRAME
+    assert random_session_id() != random_session_id()  # 32 random bits: collision 2**-32
 
 
 @pytest.mark.parametrize(
@@ -133,23 +137,28 @@ def test_vector_file_is_up_to_date():
 
 def test_vectors_cover_every_reason_and_type():
     doc = vectorgen.load_vectors()
-    lines = [line for v in doc["vectors"] for line in v["expect"]]
+    lines = [line for v in doc["vectors"] for line in v["expect"] + v["expect_key"]]
     for reason in RejectReason:
         assert f"R {reason.name.lower()}" in lines
     for msg_type in range(1, 6):
-        assert any(line.startswith(f"F 1 {msg_type} ") for line in lines)
+        assert any(line.startswith(f"F 2 {msg_type} ") for line in lines)
+    assert any(line.endswith(" A") for line in lines)
 
 
 def test_python_decoder_matches_every_vector():
     for vector in vectorgen.load_vectors()["vectors"]:
         got = [describe(e) for e in FrameDecoder().feed(bytes.fromhex(vector["wire"]))]
         assert got == vector["expect"], vector["name"]
+        key = bytes.fromhex(vectorgen.load_vectors()["mac_key"])
+        got = [describe(e) for e in FrameDecoder(key).feed(bytes.fromhex(vector["wire"]))]
+        assert got == vector["expect_key"], vector["name"]
 
 
 def test_python_receiver_matches_every_scenario():
     for scenario in vectorgen.load_vectors()["scenarios"]:
         steps = [tuple(step) for step in scenario["steps"]]
-        got = vectorgen.run_scenario(scenario["timeout_ms"], steps)
+        key = bytes.fromhex(scenario["key"]) or None
+        got = vectorgen.run_scenario(scenario["timeout_ms"], steps, scenario["class_hash"], key)
         assert got == scenario["expect"], scenario["name"]
 
 
@@ -171,7 +180,7 @@ def test_ascii_mode_round_trip_and_limits():
     names = ["left", "right"]
     enc = AsciiEncoder(names)
     assert enc.decision(0, 0.87) == b"L 0.87\n"
-    assert enc.decision(1, 0.4, DecisionFlags.HOLD) == b"- 0.40\n"
+    assert enc.decision(1, 0.98, DecisionFlags.HOLD) == b"-\n"  # no misleading confidence
     assert enc.fault(FaultReason.BOARD_LOST) == b"!FAULT board_lost\n"
     stream = enc.hello() + enc.decision(1, 1.0) + b"L 1.50\nZZZZZZZZZZ 0.1\n" + enc.stop()
     parsed = AsciiDecoder().feed(stream)

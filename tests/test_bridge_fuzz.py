@@ -125,7 +125,7 @@ def test_corrupted_streams_never_accept_a_wrong_frame(shard, runner):
 frames_st = st.builds(
     lambda kind, seq, ts, a, b, c: (kind, seq, ts, a, b, c),
     st.sampled_from(list(MessageType)),
-    st.integers(0, 0xFFFF),
+    st.integers(0, 0xFFFFFFFF),
     st.integers(0, 0xFFFFFFFF),
     st.integers(0, 255),
     st.floats(0, 1),
@@ -164,7 +164,7 @@ def test_garbage_never_raises_and_is_accounted(garbage):
     dec = FrameDecoder()
     events = dec.feed(garbage) + dec.feed(b"\x00" + FrameEncoder().stop())
     assert sum(dec.n_rejected.values()) + dec.n_frames == len(events)
-    assert describe(events[-1]).startswith("F 1 5 ")
+    assert describe(events[-1]).startswith("F 2 5 ")
 
 
 @settings(max_examples=200, deadline=None)
@@ -186,6 +186,36 @@ def test_edited_valid_streams_accept_only_sent_frames(specs, data):
 
 
 def test_sequence_counter_wraps():
-    counter = SequenceCounter(0xFFFE)
-    assert [counter.next() for _ in range(3)] == [0xFFFE, 0xFFFF, 0]
+    counter = SequenceCounter(0xFFFFFFFE)
+    assert [counter.next() for _ in range(3)] == [0xFFFFFFFE, 0xFFFFFFFF, 0]
     assert MAX_BODY == 64
+
+
+def _receiver_fuzz():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bridge_fuzz.py"
+    spec = importlib.util.spec_from_file_location("bench_bridge_fuzz", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_receiver_fuzz_shard_python_and_c_agree_no_wrong_accept(runner):
+    """Issue 10: duplicates, replays, reorders, drops, bit flips, foreign sessions (20 000
+    frames; the 10^6-frame run is the slow test below and benchmarks/bench_bridge_fuzz.py)."""
+    stats = _receiver_fuzz().fuzz(20_000, 10, runner)
+    print(f"receiver fuzz shard: {stats}")
+    assert stats["wrong"] == 0 and stats["used"] > 1000
+    assert min(stats[k] for k in ("stale", "old", "foreign", "rejected")) > 0
+
+
+@pytest.mark.slow
+def test_receiver_fuzz_million_frames(runner):
+    bench = _receiver_fuzz()
+    total_wrong = 0
+    for shard in range(10):
+        stats = bench.fuzz(100_000, 100 + shard, runner)
+        total_wrong += stats["wrong"]
+    assert total_wrong == 0

@@ -23,7 +23,7 @@ int main(void)
     static const uint8_t check_in[] = "123456789";
     static const uint8_t zeros[3] = {0, 0, 0};
     static const uint8_t mixed[4] = {0x11, 0x00, 0x22, 0x00};
-    uint8_t enc[300], raw[300], frame[100];
+    uint8_t enc[300], raw[300], frame[120];
     uint8_t body[3] = {1, 222, 0};
     mi_bridge_decoder_t d;
     mi_bridge_frame_t f;
@@ -44,15 +44,16 @@ int main(void)
     CHECK(mi_bridge_cobs_encode(raw, 254, enc, 10) == 0);
 
     /* round trip */
-    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 65535u, 0xFFFFFFFFUL, body, 3, frame,
-                               sizeof frame);
+    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 0xA5A5A5A5UL, 0xFFFFFFFFUL, 0xFFFFFFFFUL,
+                               body, 3, NULL, frame, sizeof frame);
     CHECK(n > 0 && frame[n - 1] == 0);
     for (i = 0; i + 1 < n; i++) {
         CHECK(frame[i] != 0);
     }
     mi_bridge_decoder_init(&d);
     CHECK(feed_all(&d, frame, n, &f) == MI_BRIDGE_FRAME);
-    CHECK(f.version == 1 && f.type == MI_BRIDGE_MSG_DECISION && f.seq == 65535u);
+    CHECK(f.version == 2 && f.type == MI_BRIDGE_MSG_DECISION && f.seq == 0xFFFFFFFFUL);
+    CHECK(f.session == 0xA5A5A5A5UL && !f.authenticated);
     CHECK(f.timestamp_ms == 0xFFFFFFFFUL && f.body_len == 3 && memcmp(f.body, body, 3) == 0);
 
     /* a flipped bit is a CRC error, and the next frame is decoded again */
@@ -69,20 +70,20 @@ int main(void)
     CHECK(mi_bridge_decoder_feed(&d, 0x00, &f) == MI_BRIDGE_ERR_SHORT);
 
     /* unknown type, bad body, oversize */
-    n = mi_bridge_encode_frame(9, 1, 2, body, 3, frame, sizeof frame);
+    n = mi_bridge_encode_frame(9, 7, 1, 2, body, 3, NULL, frame, sizeof frame);
     CHECK(feed_all(&d, frame, n, &f) == MI_BRIDGE_ERR_TYPE);
-    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 1, 2, body, 2, frame, sizeof frame);
+    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 7, 1, 2, body, 2, NULL, frame, sizeof frame);
     CHECK(feed_all(&d, frame, n, &f) == MI_BRIDGE_ERR_BODY);
     body[2] = 0x80;
-    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 1, 2, body, 3, frame, sizeof frame);
+    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 7, 1, 2, body, 3, NULL, frame, sizeof frame);
     CHECK(feed_all(&d, frame, n, &f) == MI_BRIDGE_ERR_BODY);
     for (i = 0; i < 200; i++) {
         CHECK(mi_bridge_decoder_feed(&d, 0x42, &f) == MI_BRIDGE_NONE);
     }
     CHECK(mi_bridge_decoder_feed(&d, 0x00, &f) == MI_BRIDGE_ERR_OVERSIZE);
     body[2] = 0;
-    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 1, 2, body, 3, frame, sizeof frame);
+    n = mi_bridge_encode_frame(MI_BRIDGE_MSG_DECISION, 7, 1, 2, body, 3, NULL, frame, sizeof frame);
     CHECK(feed_all(&d, frame, n, &f) == MI_BRIDGE_FRAME);
-    CHECK(mi_bridge_encode_frame(MI_BRIDGE_MSG_HELLO, 1, 2, raw, 65, frame, sizeof frame) == 0);
+    CHECK(mi_bridge_encode_frame(MI_BRIDGE_MSG_HELLO, 7, 1, 2, raw, 65, NULL, frame, sizeof frame) == 0);
     return CHECK_DONE("test_codec");
 }

@@ -2,11 +2,14 @@
 #include "../mi_bridge.h"
 #include "check.h"
 
-static void send(mi_bridge_receiver_t *r, uint8_t type, uint16_t seq, const uint8_t *body,
+static uint32_t session = 1;
+
+static void send(mi_bridge_receiver_t *r, uint8_t type, uint32_t seq, const uint8_t *body,
                  uint8_t len, uint32_t now)
 {
-    uint8_t frame[100];
-    size_t n = mi_bridge_encode_frame(type, seq, now, body, len, frame, sizeof frame), i;
+    uint8_t frame[120];
+    size_t n = mi_bridge_encode_frame(type, session, seq, now, body, len, NULL, frame,
+                                      sizeof frame), i;
     for (i = 0; i < n; i++) {
         mi_bridge_receiver_feed(r, frame[i], now);
     }
@@ -50,16 +53,20 @@ int main(void)
     CHECK(mi_bridge_receiver_command(&r) == 1);
     mi_bridge_receiver_tick(&r, 1901);
     CHECK(mi_bridge_receiver_command(&r) == -1 && r.state == MI_BRIDGE_STATE_LINKED);
-    /* silence: safe after the timeout; a decision re-links after a timeout */
+    /* silence: safe after the timeout; only a HELLO re-links */
     mi_bridge_receiver_tick(&r, 2201);
     CHECK(r.state == MI_BRIDGE_STATE_SAFE && r.safe_reason == MI_BRIDGE_SAFE_TIMEOUT);
     send(&r, MI_BRIDGE_MSG_DECISION, 19, go_left, 3, 2300);
+    CHECK(mi_bridge_receiver_command(&r) == -1 && r.ignored == 2);
+    send(&r, MI_BRIDGE_MSG_HELLO, 20, hello, 9, 2300);
+    send(&r, MI_BRIDGE_MSG_DECISION, 21, go_left, 3, 2300);
     CHECK(mi_bridge_receiver_command(&r) == 0);
     /* fault: safe, decisions ignored until HELLO */
-    send(&r, MI_BRIDGE_MSG_FAULT, 20, &fault, 1, 2400);
+    send(&r, MI_BRIDGE_MSG_FAULT, 22, &fault, 1, 2400);
     CHECK(r.safe_reason == MI_BRIDGE_SAFE_FAULT && r.fault_reason == 1);
-    send(&r, MI_BRIDGE_MSG_DECISION, 21, go_left, 3, 2450);
-    CHECK(mi_bridge_receiver_command(&r) == -1 && r.ignored == 2);
+    send(&r, MI_BRIDGE_MSG_DECISION, 23, go_left, 3, 2450);
+    CHECK(mi_bridge_receiver_command(&r) == -1 && r.ignored == 3);
+    session = 2; /* a new session: its own sequence */
     send(&r, MI_BRIDGE_MSG_HELLO, 0, hello, 9, 2500);
     send(&r, MI_BRIDGE_MSG_DECISION, 1, go_left, 3, 2550);
     CHECK(mi_bridge_receiver_command(&r) == 0);
