@@ -11,7 +11,10 @@ import argparse
 import math
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
-           "finite_float"]
+           "finite_float", "out_spec"]
+
+#: What ``--out`` accepts.
+OUT_FORMS = "serial:PORT, jsonl:PATH or stdout"
 
 
 def _number(text: str, kind: type) -> float | int:
@@ -60,3 +63,11 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text}: expected an integer >= 0")
     return value
+
+
+def out_spec(text: str) -> str:
+    """An output of ``mi-edge``: ``serial:PORT``, ``jsonl:PATH`` or ``stdout``."""
+    kind, sep, target = text.partition(":")
+    if text == "stdout" or (sep and kind in ("serial", "jsonl") and target):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: expected {OUT_FORMS}")

@@ -212,6 +212,13 @@ class BoardConfig:
             if master in (board_id, int(BoardIds.STREAMING_BOARD)):
                 raise BoardConfigError(f"master_board {board_label(master)} cannot record a "
                                        "playback file; use cyton, cyton-daisy or synthetic")
+        if board_id == int(BoardIds.STREAMING_BOARD):
+            if master is None:
+                raise BoardConfigError(
+                    "board streaming needs master_board: the board whose stream it receives "
+                    "(cyton, cyton-daisy, synthetic), and ip_address/ip_port of the stream")
+            if master == board_id:
+                raise BoardConfigError("master_board cannot be the streaming board itself")
         set_(self, "master_board_id", master)
         set_(self, "sidecar", sidecar)
         if board_id in SERIAL_BOARDS and not self.serial_port:

@@ -27,15 +27,18 @@ import sys
 import warnings
 from pathlib import Path
 
+from edge.argtypes import out_spec, positive_float
 from edge.bundle import open_bundle, verify_report
 from edge.cli_args import (
     add_board_arguments,
     add_loop_arguments,
+    add_output_arguments,
     board_config,
+    check_link_timing,
     loop_config,
 )
+from edge.cli_main import run_command
 from edge.decoders import load_decoder
-from edge.errors import MiEdgeError
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -73,14 +76,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.loop import Runtime
     from edge.sinks import open_sinks
 
+    check_link_timing(args)
     bundle = open_bundle(args.bundle)
     decoder = _pick_decoder(bundle, args.decoder)
+    config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
     board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
-    runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks,
-                      loop_config(args, realtime=True))
+    runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks, config)
 
     def on_signal(signum, frame):  # noqa: ARG001
         logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
@@ -107,9 +111,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from edge.replay import replay
     from edge.sinks import open_sinks
 
+    config = loop_config(args, realtime=False, sfreq=open_bundle(args.bundle).sfreq)
     sinks = open_sinks(args.out) if args.out else None
-    results = replay(args.bundle, args.recordings, decoders=args.decoder_list,
-                     config=loop_config(args, realtime=False), extra_sinks=sinks)
+    results = replay(args.bundle, args.recordings, decoders=args.decoder_list, config=config,
+                     extra_sinks=sinks)
     if args.json:
         print(json.dumps(results))
         return 0
@@ -158,10 +163,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from edge.loop import Runtime
     from edge.profile_report import ProfileRun, build_report, markdown_table, write_report
     from edge.profiling import CpuMeter, Probes, peak_rss_bytes
-    from edge.sinks import SerialSink, open_sinks
+    from edge.sinks import SerialSink, SinkError, open_sinks
 
-    if args.duration is not None and not args.duration > 0:
-        raise MiEdgeError(f"--duration {args.duration}: expected > 0 seconds")
+    check_link_timing(args)
+    if args.output.exists() and not args.output.is_dir():
+        raise SinkError(f"-o {args.output}: exists and is not a directory; the report is a "
+                        "directory of files")
     bundle = open_bundle(args.bundle)
     primary = _pick_decoder(bundle, args.decoder)
     compare, skipped = _compared_decoders(bundle, primary, args.compare)
@@ -171,7 +178,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms)
     serial = next(s for s in sinks if isinstance(s, SerialSink))
-    config = dataclasses.replace(loop_config(args, realtime=True), poll_s=args.poll)
+    config = dataclasses.replace(loop_config(args, realtime=True, sfreq=bundle.sfreq),
+                                 poll_s=args.poll)
     capacity = int((args.duration or 600.0) / config.hop_s * 1.25) + 64
     probes = Probes(primary.name, compare, capacity)
     serial.subscribe(probes)
@@ -246,14 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
     add_loop_arguments(p)
-    g = p.add_argument_group("outputs")
-    g.add_argument("--out", action="append", required=True,
-                   help="serial:PORT (firmware bridge protocol), jsonl:PATH or stdout; repeatable")
-    g.add_argument("--ascii", action="store_true", help="serial: ASCII lines, not binary frames")
-    g.add_argument("--baud", type=int, default=115200, help="serial baud rate (115200)")
-    g.add_argument("--heartbeat-ms", type=int, default=250,
-                   help="HEARTBEAT after this much idle time; announced in HELLO (250)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_output_arguments(p, required=True, out_help="serial:PORT (firmware bridge protocol), "
+                         "jsonl:PATH or stdout; repeatable")
+    p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -267,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_loop_arguments(p)
     p.add_argument("--decoders", dest="decoder_list", nargs="+",
                    help="decoders to replay (default: all)")
-    p.add_argument("--out", action="append", help="also write outputs: jsonl:PATH or stdout")
+    p.add_argument("--out", action="append", type=out_spec,
+                   help="also write outputs: jsonl:PATH or stdout")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_replay)
 
@@ -300,17 +304,13 @@ examples:
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
     add_loop_arguments(p)
-    p.add_argument("--poll", type=float, default=0.01,
+    p.add_argument("--poll", type=positive_float, default=0.01,
                    help="seconds the loop sleeps between reads (default 0.01, as mi-edge run)")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
                    help="run the bundle's other decoders on the same windows (default: on)")
-    g = p.add_argument_group("outputs")
-    g.add_argument("--out", action="append",
-                   help="serial:PORT (default: a drained pty), jsonl:PATH; repeatable")
-    g.add_argument("--ascii", action="store_true", help="serial: ASCII lines, not binary frames")
-    g.add_argument("--baud", type=int, default=115200, help="serial baud rate (115200)")
-    g.add_argument("--heartbeat-ms", type=int, default=250, help="HEARTBEAT idle time (250)")
-    p.add_argument("--duration", type=float, default=60.0,
+    add_output_arguments(p, required=False, out_help="serial:PORT (default: a drained pty), "
+                         "jsonl:PATH; repeatable")
+    p.add_argument("--duration", type=positive_float, default=60.0,
                    help="seconds to profile (default 60; a playback file may end sooner)")
     p.add_argument("-o", "--output", type=Path, default=Path("profile"),
                    help="report directory (default ./profile)")
@@ -325,13 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except MiEdgeError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"ok": False, "error": str(exc)}))
-        print(f"mi-edge: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_command("mi-edge", args.func, args, verbose=args.verbose,
+                       json_errors=getattr(args, "json", False),
+                       interrupted="interrupted (STOP was sent to the device)")
 
 
 if __name__ == "__main__":

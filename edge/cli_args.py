@@ -10,12 +10,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from edge.argtypes import (
+    non_negative_float,
+    non_negative_int,
+    out_spec,
+    positive_float,
+    positive_int,
+)
 from edge.boards import BoardConfig
 from edge.decision import DecisionConfig
-from edge.errors import MiEdgeError
+from edge.errors import UsageError
 from edge.loop import LoopConfig
 
-__all__ = ["add_board_arguments", "add_loop_arguments", "board_config", "loop_config"]
+__all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
+           "loop_config", "check_link_timing", "DEVICE_TIMEOUT_MS"]
+
+#: The receiver timeout of the example firmware (``HEARTBEAT_TIMEOUT_MS`` in the Arduino sketch).
+DEVICE_TIMEOUT_MS = 500
 
 
 def add_board_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,17 +41,18 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--master-board",
                    help="playback: board that recorded the file (default: from FILE.json)")
     g.add_argument("--ip-address", help="WiFi boards")
-    g.add_argument("--ip-port", type=int, default=0, help="WiFi boards")
+    g.add_argument("--ip-port", type=non_negative_int, default=0, help="WiFi boards")
     g.add_argument("--mac-address", help="BLE boards")
     g.add_argument("--serial-number", help="boards found by serial number")
     g.add_argument("--other-info", help="BrainFlow other_info")
-    g.add_argument("--timeout", type=int, default=0, help="BrainFlow discovery timeout, s")
+    g.add_argument("--timeout", type=non_negative_int, default=0,
+                   help="BrainFlow discovery timeout, s")
     g.add_argument("--montage",
                    help="electrode on each EEG input, in order, e.g. C3,Cz,C4,FC3,FC4,CP3,CP4,"
                         "Fz ('-' for an unused input; default: the board's OpenBCI GUI "
                         "placement)")
     g.add_argument("--loopback", action="store_true", help="playback: loop the file forever")
-    g.add_argument("--stall-timeout", type=float, default=1.0,
+    g.add_argument("--stall-timeout", type=positive_float, default=1.0,
                    help="no new sample for this long is a stall fault (default 1.0 s)")
 
 
@@ -69,23 +81,50 @@ def add_loop_arguments(p: argparse.ArgumentParser) -> None:
     """Register the decoding and decision options."""
     g = p.add_argument_group("decoding and decisions")
     g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
-    g.add_argument("--hop", type=float, default=0.125,
+    g.add_argument("--hop", type=positive_float, default=0.125,
                    help="decode a window every HOP seconds of data (default 0.125)")
-    g.add_argument("--smoothing", type=float, default=0.5,
+    g.add_argument("--smoothing", type=positive_float, default=0.5,
                    help="weight of the newest posterior in the moving average, 1 = none (0.5)")
-    g.add_argument("--threshold", type=float, default=0.6,
+    g.add_argument("--threshold", type=positive_float, default=0.6,
                    help="smoothed probability the leading class must reach (0.6)")
-    g.add_argument("--dwell", type=int, default=2,
+    g.add_argument("--dwell", type=positive_int, default=2,
                    help="consecutive windows it must lead above threshold (2)")
-    g.add_argument("--refractory", type=float, default=1.0,
+    g.add_argument("--refractory", type=non_negative_float, default=1.0,
                    help="seconds after a decision before the next one (1.0)")
 
 
-def loop_config(args: argparse.Namespace, realtime: bool) -> LoopConfig:
-    """The :class:`LoopConfig` of the options of :func:`add_loop_arguments`."""
+def loop_config(args: argparse.Namespace, realtime: bool, sfreq: float) -> LoopConfig:
+    """The :class:`LoopConfig` of the options of :func:`add_loop_arguments`, for a bundle at
+    ``sfreq`` Hz (a hop must span at least one sample)."""
+    if args.hop * sfreq < 1:
+        raise UsageError(f"--hop {args.hop:g}: shorter than one sample at {sfreq:g} Hz; use at "
+                          f"least {1 / sfreq:g} s")
     try:
         decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
                                   dwell=args.dwell, refractory_s=args.refractory)
         return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
     except ValueError as exc:
-        raise MiEdgeError(str(exc)) from None
+        raise UsageError(str(exc)) from None
+
+
+def add_output_arguments(p: argparse.ArgumentParser, required: bool, out_help: str) -> None:
+    """Register where decisions go and the serial link's settings."""
+    g = p.add_argument_group("outputs")
+    g.add_argument("--out", action="append", required=required, type=out_spec, help=out_help)
+    g.add_argument("--ascii", action="store_true", help="serial: ASCII lines, not binary frames")
+    g.add_argument("--baud", type=positive_int, default=115200, help="serial baud rate (115200)")
+    g.add_argument("--heartbeat-ms", type=positive_int, default=250,
+                   help="HEARTBEAT after this much idle time; announced in HELLO (250); at most "
+                        "half of --device-timeout-ms")
+    g.add_argument("--device-timeout-ms", type=positive_int, default=DEVICE_TIMEOUT_MS,
+                   help="the receiver timeout the device firmware was built with "
+                        f"(default {DEVICE_TIMEOUT_MS}, the example sketch's)")
+
+
+def check_link_timing(args: argparse.Namespace) -> None:
+    """A heartbeat slower than half the device's timeout lets an idle link time out."""
+    if args.heartbeat_ms * 2 > args.device_timeout_ms:
+        raise UsageError(f"--heartbeat-ms {args.heartbeat_ms}: the device goes safe after "
+                          f"{args.device_timeout_ms} ms without a frame; use at most "
+                          f"{args.device_timeout_ms // 2} ms (or raise --device-timeout-ms to "
+                          "what the firmware uses)")

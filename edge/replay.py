@@ -14,8 +14,9 @@ import numpy as np
 from edge.bundle import open_bundle
 from edge.decision import DecisionOutput
 from edge.decoders import load_decoder
+from edge.errors import InputError
 from edge.loop import LoopConfig, Runtime
-from edge.recording import ContinuousRecording, load_continuous
+from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.run_state import RunState, Transition
 from edge.scoring import DecisionRecord, pool_scores, score_decisions
 from edge.sinks import NullSink, Sink
@@ -90,14 +91,17 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
     base = config or LoopConfig()
     cfg = LoopConfig(hop_s=base.hop_s, poll_s=0.0, realtime=False, stop_on_end=True,
                      decision=base.decision, quality=base.quality)
+    names = decoders or bundle.decoder_names
+    longest = max(float(bundle.decoder_spec(n)["window"]["tmax"]) -
+                  float(bundle.decoder_spec(n)["window"]["tmin"]) for n in names)
+    recs = [_replayable(load_continuous(path), bundle.classes, longest) for path in recordings]
     results: dict[str, dict[str, object]] = {}
-    for name in decoders or bundle.decoder_names:
+    for name in names:
         dec = load_decoder(bundle, name)
         window = bundle.decoder_spec(name)["window"]
         tmin, tmax = float(window["tmin"]), float(window["tmax"])
         per_file = []
-        for path in recordings:
-            rec = load_continuous(path)
+        for path, rec in zip(recordings, recs, strict=True):
             source = RecordingSource(rec, bundle.channels, bundle.sfreq,
                                      max(1, int(round(cfg.hop_s * bundle.sfreq))))
             collect = _CollectSink()
@@ -111,3 +115,20 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
         pooled = pool_scores(per_file)
         results[name] = {"kind": dec.kind, **pooled, "recordings": per_file}
     return results
+
+
+def _replayable(rec: ContinuousRecording, classes: list[str],
+                window_s: float) -> ContinuousRecording:
+    """Refuse a recording that cannot be scored: shorter than a window, or no cue of a class
+    the bundle decodes (nothing would be scored, silently)."""
+    duration = rec.raw.shape[1] / rec.sfreq
+    if duration < window_s:
+        raise InputError(f"{rec.source}: {duration:.2f} s of data, shorter than the decoder's "
+                         f"{window_s:g} s window; nothing can be decoded")
+    labels = event_labels(rec.event_names, rec.source)
+    cued = {labels.get(int(code)) for code in rec.events[:, 1]}
+    if not cued & set(classes):
+        found = ", ".join(sorted(str(c) for c in cued if c)) or "none"
+        raise InputError(f"{rec.source}: no cue of the bundle's classes ({', '.join(classes)}); "
+                         f"its events: {found}. Replay scores decisions against cues")
+    return rec

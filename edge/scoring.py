@@ -48,7 +48,7 @@ def score_decisions(records: list[DecisionRecord], rec: ContinuousRecording, cla
     onsets = rec.events[:, 0] / rec.sfreq
     ends = np.append(onsets[1:], rec.raw.shape[1] / rec.sfreq)
     t = np.array([r.t for r in records])
-    is_dec = np.array([r.state is DecisionState.DECISION for r in records])
+    is_dec = np.array([r.state is DecisionState.DECISION for r in records], dtype=bool)
     cls = np.array([r.class_index for r in records])
     raw = np.array([r.raw_argmax for r in records])
     correct = decided = aligned_ok = aligned_n = n_cues = 0

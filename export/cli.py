@@ -10,9 +10,8 @@ import argparse
 import logging
 import sys
 
-from edge.errors import MiEdgeError
+from edge.cli_main import run_command
 from export.commands import demo, evaluate, fgsft, playback, report, stffda
-from export.data import DataError
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
@@ -36,16 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return int(args.func(args))
-    except (MiEdgeError, DataError, ValueError) as exc:
-        print(f"mi-export: error: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 2)
-    except KeyboardInterrupt:
-        print("mi-export: interrupted; nothing was written for the unfinished step",
-              file=sys.stderr)
-        return 130
-
+    return run_command("mi-export", args.func, args, verbose=args.verbose,
+                       interrupted="interrupted; nothing was written for the unfinished step",
+                       user_errors=(ValueError,))
 
 if __name__ == "__main__":
     sys.exit(main())
