@@ -391,9 +391,16 @@ def _read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
     return manifest, raw
 
 
+#: ``trusted_key=UNCHECKED``: integrity only, signatures ignored even with MI_EDGE_TRUSTED_KEY
+#: set (the exporter re-reading what it wrote or extends; never the runtime)
+UNCHECKED = object()
+
+
 def _check_signature(path: Path, raw: bytes, trusted_key) -> str | None:
     """Verify ``manifest.json.sig`` with the trusted key (argument, else MI_EDGE_TRUSTED_KEY);
     returns the key id, or None when no key is configured."""
+    if trusted_key is UNCHECKED:
+        return None
     if trusted_key is None:
         trusted_key = signing.trusted_key_from_env()
     sig = _read_optional(path, SIGNATURE, 4096)
