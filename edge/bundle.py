@@ -63,6 +63,7 @@ __all__ = [
     "Bundle",
     "open_bundle",
     "verify_report",
+    "add_trusted_key_argument",
     "sha256_bytes",
     "sha256_file",
     "MAX_ARRAYS_BYTES",
@@ -504,6 +505,14 @@ def open_bundle(path: str | Path, trusted_key: str | Path | Any | None = None) -
         Naming the member and the reason.
     """
     return _open(path, trusted_key)[0]
+
+
+def add_trusted_key_argument(p) -> None:
+    """``--trusted-key FILE`` on an ``mi-edge`` sub-command (default MI_EDGE_TRUSTED_KEY)."""
+    p.add_argument("--trusted-key", type=Path, metavar="FILE",
+                   help="Ed25519 public key the bundle must be signed with; unsigned or "
+                        f"wrongly signed bundles are refused (default: ${signing.TRUSTED_KEY_ENV}"
+                        " if set)")
 
 
 def verify_report(path: str | Path, trusted_key: str | Path | Any | None = None) -> list[str]:

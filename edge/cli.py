@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from edge.bundle import open_bundle, verify_report
+from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.decision import DecisionConfig
 from edge.decoders import load_decoder
 from edge.errors import MiEdgeError
@@ -35,8 +35,8 @@ from edge.loop import LoopConfig
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    lines = verify_report(args.bundle)
-    bundle = open_bundle(args.bundle)
+    lines = verify_report(args.bundle, trusted_key=args.trusted_key)
+    bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoders = {}
     for name in bundle.decoder_names:
         dec = load_decoder(bundle, name)
@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.loop import Runtime
     from edge.sinks import open_sinks
 
-    bundle = open_bundle(args.bundle)
+    bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoder = _pick_decoder(bundle, args.decoder)
     board = BoardConfig.from_args(args)
     source = BrainFlowSource.from_bundle(bundle, board)
@@ -264,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "it is refused (the message names the member and the reason).")
     p.add_argument("bundle", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_trusted_key_argument(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--heartbeat-ms", type=int, default=250,
                    help="HEARTBEAT after this much idle time; announced in HELLO (250)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    add_trusted_key_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

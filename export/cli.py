@@ -17,6 +17,7 @@ import numpy as np
 from edge.errors import MiEdgeError
 from export.data import DataError, load_epochs, parse_event_map
 from export.progress import progress_printer
+from export.signing_cli import add_sign_key_argument
 
 EPILOG_FGSFT = """\
 examples:
@@ -58,7 +59,7 @@ def cmd_fgsft(args: argparse.Namespace) -> int:
              f"runs {sorted(set(ep.runs.tolist()))}")
     config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters)
     clf = train_fgsft(ep, config, progress)
-    path = write_fgsft(args.output, args.name, clf, ep)
+    path = write_fgsft(args.output, args.name, clf, ep, sign_key=args.sign_key)
     result = {
         "bundle": str(path),
         "decoder": args.name,
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (use 2 on two cores)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_sign_key_argument(p)
     p.set_defaults(func=cmd_fgsft)
 
     p = sub.add_parser(
@@ -179,10 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
     from export.playback import add_subparser as add_playback
+    from export.signing_cli import add_subparsers as add_signing
     from export.stffda.cli import add_subparser as add_stffda
 
     add_stffda(sub)
     add_playback(sub)
+    add_signing(sub)
     return parser
 
 
