@@ -395,6 +395,7 @@ def _read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
 #: ``trusted_key=UNCHECKED``: integrity only, signatures ignored even with MI_EDGE_TRUSTED_KEY
 #: set (the exporter re-reading what it wrote or extends; never the runtime)
 UNCHECKED = object()
+_WARNED: set[tuple[str, str]] = set()
 
 
 def _check_signature(path: Path, raw: bytes, trusted_key) -> str | None:
@@ -406,7 +407,9 @@ def _check_signature(path: Path, raw: bytes, trusted_key) -> str | None:
         trusted_key = signing.trusted_key_from_env()
     sig = _read_optional(path, SIGNATURE, 4096)
     if trusted_key is None:
-        if sig is not None:
+        seen = (str(path), sha256_bytes(raw))
+        if sig is not None and seen not in _WARNED:  # once per bundle and process
+            _WARNED.add(seen)
             log.warning("%s: bundle is signed, but no trusted key is configured "
                         "(--trusted-key or %s): signature not verified", path,
                         signing.TRUSTED_KEY_ENV)
