@@ -56,6 +56,7 @@ else
     check_import brainflow "import warnings; warnings.simplefilter('ignore'); from importlib.metadata import version; from brainflow.board_shim import BoardShim; print(version('brainflow'), '(native core', BoardShim.get_version() + ')')" fail
     check_import onnxruntime "import onnxruntime; print(onnxruntime.__version__)" warn
     check_import pyserial "import serial; print(serial.__version__)" fail
+    check_import cryptography "import cryptography; print(cryptography.__version__)" warn  # signed bundles (MI_EDGE_TRUSTED_KEY)
     check_import mi-edge "import edge.brainflow_source, edge.bundle; print('runtime imports')" fail
     if "$py" -c "import torch" >/dev/null 2>&1; then
         warn "torch is installed in this environment; the runtime never needs it (base install only)"

@@ -6,24 +6,54 @@ Layout::
         manifest.json          schema version, classes, channels, sampling rate, decoders,
                                member hashes, training provenance
         manifest.json.sha256   SHA-256 of manifest.json (detects a corrupt or edited manifest)
+        manifest.json.sig      optional Ed25519 signature of manifest.json (see edge.signing)
         fgsft.npz              numeric arrays, loaded with allow_pickle=False (never pickle)
         ...                    other decoders' members (ONNX, TFLite files)
 
 Every member listed in ``manifest["members"]`` carries its size and SHA-256; :func:`open_bundle`
 refuses the bundle, naming the member and the reason, when one is missing, truncated, altered,
 or when the schema is newer than this runtime understands.
+
+Hardening (issue 11):
+
+* Authenticity: with a trusted public key (``trusted_key=``, ``mi-edge check/run --trusted-key``
+  or ``MI_EDGE_TRUSTED_KEY``) the Ed25519 signature of the exact manifest bytes must verify, so
+  nobody without the exporter's private key can change a class name, a weight or a model, even
+  with recomputed hashes; unsigned bundles are then refused. Without a trusted key bundles load
+  as before (a signed one logs that its signature was not checked).
+* No symlinks: the manifest, its hash, its signature and every member must be regular files
+  reached without following a symbolic link (each path component is opened ``O_NOFOLLOW``).
+  The bundle directory itself may be a symlink (``current.mibundle -> v3.mibundle`` is the way
+  to switch versions atomically on the device).
+* Read once: every member is read into memory once, its size and SHA-256 checked on those
+  bytes, and decoders are built from the same bytes (:meth:`Bundle.member_bytes`,
+  :meth:`Bundle.load_arrays`); the files are not read again, so swapping a file after the
+  check changes nothing.
+* Bounded: sizes are capped before reading (members, manifest) and before decompressing (each
+  ``.npz`` entry's size in the zip directory and the array size its ``.npy`` header declares
+  must agree and stay under :data:`MAX_ARRAYS_BYTES`); arrays are decompressed only when a
+  decoder asks for them, so an unused entry is never inflated.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+import math
+import os
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
+from edge import signing
 from edge.errors import BundleError
 
 __all__ = [
@@ -32,15 +62,31 @@ __all__ = [
     "MANIFEST",
     "Bundle",
     "open_bundle",
+    "verify_report",
+    "add_trusted_key_argument",
     "sha256_bytes",
     "sha256_file",
+    "MAX_ARRAYS_BYTES",
+    "MAX_MEMBER_BYTES",
 ]
 
 FORMAT = "mi-edge-bundle"
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.json.sha256"
+SIGNATURE = signing.SIGNATURE
+#: caps checked before anything is read into memory or decompressed
+MAX_MANIFEST_BYTES = 16 * 2**20
+MAX_MEMBER_BYTES = 512 * 2**20
+#: all arrays of one .npz member together, as declared by the zip directory and .npy headers
+MAX_ARRAYS_BYTES = 256 * 2**20
+MAX_NPZ_ENTRIES = 4096
 REQUIRED_KEYS = ("format", "schema_version", "classes", "channels", "sfreq", "decoders", "members")
+
+
+log = logging.getLogger(__name__)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -55,6 +101,183 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+# --- reading files of the bundle: no symlinks, bounded, once ---------------------------------
+
+def _member_parts(root: Path, member: str) -> tuple[str, ...]:
+    if not isinstance(member, str) or not member or "\\" in member or "\0" in member:
+        raise BundleError(f"{root}: member {member!r}: not a valid member name")
+    p = PurePosixPath(member)
+    if p.is_absolute() or ".." in p.parts or not p.parts:
+        raise BundleError(f"{root}: member {member!r}: path escapes the bundle")
+    return p.parts
+
+
+def _open_in_bundle(root: Path, name: str) -> int:
+    """A read-only descriptor of ``root/name`` opened without following any symlink below
+    ``root`` (FileNotFoundError if absent, BundleError if a component is a symlink)."""
+    parts = _member_parts(root, name)
+    fd = os.open(root, os.O_RDONLY | _DIRECTORY)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            try:
+                if os.open in os.supports_dir_fd:
+                    nfd = os.open(part, os.O_RDONLY | _NOFOLLOW | (0 if last else _DIRECTORY),
+                                  dir_fd=fd)
+                else:  # pragma: no cover - platforms without openat
+                    sub = root.joinpath(*parts[:i + 1])
+                    if sub.is_symlink():
+                        raise OSError(errno.ELOOP, "symlink")
+                    nfd = os.open(sub, os.O_RDONLY | _NOFOLLOW)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP or (
+                        exc.errno == errno.ENOTDIR and root.joinpath(*parts[:i + 1]).is_symlink()):
+                    raise BundleError(
+                        f"{root}: {name}: {'/'.join(parts[:i + 1])} is a symlink; bundle files "
+                        "must be regular files inside the bundle directory") from None
+                raise
+            os.close(fd)
+            fd = nfd
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_in_bundle(root: Path, name: str, limit: int, expected: int | None = None) -> bytes:
+    """The bytes of a regular file of the bundle, read once (no symlinks, at most ``limit``)."""
+    fd = _open_in_bundle(root, name)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleError(f"{root}: {name}: not a regular file")
+        if expected is not None and st.st_size != expected:
+            raise BundleError(f"{root}: member {name}: {st.st_size} bytes, manifest says "
+                              f"{expected} (truncated or replaced)")
+        if st.st_size > limit:
+            raise BundleError(f"{root}: {name}: {st.st_size} bytes, more than the {limit} "
+                              "this runtime reads")
+        chunks, left = [], min(st.st_size, limit) + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(data) > limit or (expected is not None and len(data) != expected):
+        raise BundleError(f"{root}: {name}: changed size while being read")
+    return data
+
+
+def _read_optional(root: Path, name: str, limit: int) -> bytes | None:
+    try:
+        return _read_in_bundle(root, name, limit)
+    except FileNotFoundError:
+        return None
+
+
+# --- .npz members: checked from the zip directory and .npy headers, inflated on demand --------
+
+@dataclass(frozen=True)
+class _Entry:
+    zip_name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    nbytes: int
+
+
+def _npz_index(where: str, data: bytes) -> dict[str, _Entry]:
+    """Each array's shape and dtype, from the zip directory and the ``.npy`` headers only.
+
+    Refuses (BundleError naming the entry) anything but numeric ``.npy`` entries, duplicate
+    names, and sizes over :data:`MAX_ARRAYS_BYTES` or disagreeing with the declared shape,
+    before a single array byte is decompressed.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BundleError(f"{where}: not a readable .npz ({exc})") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_NPZ_ENTRIES:
+            raise BundleError(f"{where}: {len(infos)} entries (at most {MAX_NPZ_ENTRIES})")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_ARRAYS_BYTES:
+            big = max(infos, key=lambda i: i.file_size)
+            raise BundleError(
+                f"{where}: entry {big.filename}: {big.file_size} bytes uncompressed (all "
+                f"entries {total}); more than the {MAX_ARRAYS_BYTES} a bundle's arrays may hold")
+        index: dict[str, _Entry] = {}
+        for info in infos:
+            name = info.filename
+            if not name.endswith(".npy") or name[:-4] in index:
+                raise BundleError(f"{where}: entry {name!r}: not a .npy array, or a duplicate")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise BundleError(f"{where}: entry {name}: unsupported compression")
+            try:
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(fh)
+                    header_len = fh.tell()
+            except Exception as exc:
+                raise BundleError(f"{where}: entry {name}: unreadable .npy header ({exc})") \
+                    from exc
+            if dtype.hasobject:
+                raise BundleError(f"{where}: entry {name}: object arrays (pickle) are refused")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes > MAX_ARRAYS_BYTES or header_len + nbytes != info.file_size:
+                raise BundleError(
+                    f"{where}: entry {name}: header declares {shape} {dtype} ({nbytes} bytes), "
+                    f"the zip entry holds {info.file_size - header_len}; refused")
+            index[name[:-4]] = _Entry(name, tuple(shape), dtype, nbytes)
+    return index
+
+
+class NpzArrays(Mapping):
+    """Read-only mapping key -> array of a verified ``.npz`` member; each array is decompressed
+    (from the verified bytes) the first time it is looked up."""
+
+    def __init__(self, where: str, data: bytes, index: dict[str, _Entry]):
+        self._where = where
+        self._data = data
+        self._index = index
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self._cache:
+            return self._cache[key]
+        entry = self._index.get(key)
+        if entry is None:
+            raise KeyError(key)
+        try:
+            with zipfile.ZipFile(io.BytesIO(self._data)) as zf, zf.open(entry.zip_name) as fh:
+                arr = np.lib.format.read_array(fh, allow_pickle=False)
+        except Exception as exc:
+            raise BundleError(f"{self._where}: entry {entry.zip_name}: unreadable array "
+                              f"({exc})") from exc
+        if arr.shape != entry.shape or arr.dtype != entry.dtype:  # pragma: no cover - paranoia
+            raise BundleError(f"{self._where}: entry {entry.zip_name}: not the declared array")
+        self._cache[key] = arr
+        return arr
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        """Declared shape of an array, without decompressing it."""
+        return self._index[key].shape
+
+
+# --- the bundle ---------------------------------------------------------------------------------
+
 @dataclass
 class Bundle:
     """A verified bundle.
@@ -64,10 +287,16 @@ class Bundle:
     path : Path
     manifest : dict
         The parsed manifest.
+    signed_by : str or None
+        Key id of the trusted key whose signature verified, None when none was checked.
     """
 
     path: Path
     manifest: dict[str, Any]
+    signed_by: str | None = None
+    manifest_bytes: bytes = field(default=b"", repr=False)
+    _members: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _npz: dict[str, dict[str, _Entry]] = field(default_factory=dict, repr=False)
 
     @property
     def classes(self) -> list[str]:
@@ -93,30 +322,61 @@ class Bundle:
                 f"{self.path}: no decoder {name!r}; the bundle has {', '.join(self.decoder_names)}"
             ) from None
 
-    def member_path(self, member: str) -> Path:
+    def _listed(self, member: str) -> None:
         if member not in self.manifest["members"]:
             raise BundleError(f"{self.path}: member {member!r} is not listed in the manifest")
+
+    def member_path(self, member: str) -> Path:
+        """Path of a member file, for tools that need a file name (BrainFlow's MLModel).
+
+        The file is *not* re-verified when read through this path; decoders use
+        :meth:`member_bytes`, the bytes that were verified.
+        """
+        self._listed(member)
         return self.path / member
 
-    def load_arrays(self, member: str) -> dict[str, np.ndarray]:
-        """Numeric arrays of an ``.npz`` member (pickle refused)."""
-        path = self.member_path(member)
+    def member_bytes(self, member: str) -> bytes:
+        """The bytes of a member exactly as verified by :func:`open_bundle` (read once)."""
+        self._listed(member)
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                return {k: npz[k] for k in npz.files}
-        except Exception as exc:
-            raise BundleError(f"{self.path}: member {member}: unreadable arrays ({exc})") from exc
+            return self._members[member]
+        except KeyError:
+            raise BundleError(f"{self.path}: member {member!r} was not verified (open the bundle "
+                              "with open_bundle)") from None
+
+    def load_arrays(self, member: str,
+                    keys: Iterable[str] | None = None) -> Mapping[str, np.ndarray]:
+        """Numeric arrays of an ``.npz`` member, from its verified bytes (pickle refused).
+
+        Without ``keys``, a lazy read-only mapping: an array is decompressed when looked up, so
+        entries a decoder does not use are never inflated. With ``keys``, a dict of exactly
+        those arrays (BundleError if one is missing). Sizes and shapes were bounded when the
+        bundle was opened.
+        """
+        data = self.member_bytes(member)
+        where = f"{self.path}: member {member}"
+        index = self._npz.get(member)
+        if index is None:
+            index = self._npz[member] = _npz_index(where, data)
+        arrays = NpzArrays(where, data, index)
+        if keys is None:
+            return arrays
+        keys = list(keys)
+        missing = [k for k in keys if k not in index]
+        if missing:
+            raise BundleError(f"{where}: no array(s) {', '.join(missing)}")
+        return {k: arrays[k] for k in keys}
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
-    mpath = path / MANIFEST
-    if not mpath.is_file():
+def _read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
+    raw = _read_optional(path, MANIFEST, MAX_MANIFEST_BYTES)
+    if raw is None:
         raise BundleError(f"{path}: {MANIFEST} is missing (not a bundle directory?)")
-    raw = mpath.read_bytes()
-    hpath = path / MANIFEST_HASH
-    if not hpath.is_file():
+    recorded = _read_optional(path, MANIFEST_HASH, 4096)
+    if recorded is None:
         raise BundleError(f"{path}: {MANIFEST_HASH} is missing; cannot verify the manifest")
-    expected = hpath.read_text().split()[0] if hpath.read_text().strip() else ""
+    words = recorded.decode("ascii", errors="replace").split()
+    expected = words[0] if words else ""
     actual = sha256_bytes(raw)
     if expected != actual:
         raise BundleError(
@@ -125,11 +385,38 @@ def _read_manifest(path: Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise BundleError(f"{path}: {MANIFEST} must hold a JSON object")
-    return manifest
+    return manifest, raw
+
+
+#: ``trusted_key=UNCHECKED``: integrity only, signatures ignored even with MI_EDGE_TRUSTED_KEY
+#: set (the exporter re-reading what it wrote or extends; never the runtime)
+UNCHECKED = object()
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _check_signature(path: Path, raw: bytes, trusted_key) -> str | None:
+    """Verify ``manifest.json.sig`` with the trusted key (argument, else MI_EDGE_TRUSTED_KEY);
+    returns the key id, or None when no key is configured."""
+    if trusted_key is UNCHECKED:
+        return None
+    if trusted_key is None:
+        trusted_key = signing.trusted_key_from_env()
+    sig = _read_optional(path, SIGNATURE, 4096)
+    if trusted_key is None:
+        seen = (str(path), sha256_bytes(raw))
+        if sig is not None and seen not in _WARNED:  # once per bundle and process
+            _WARNED.add(seen)
+            log.warning("%s: bundle is signed, but no trusted key is configured "
+                        "(--trusted-key or %s): signature not verified", path,
+                        signing.TRUSTED_KEY_ENV)
+        return None
+    key = (signing.load_public_key(trusted_key) if isinstance(trusted_key, str | Path)
+           else trusted_key)
+    return signing.verify_manifest(path, raw, sig, key)
 
 
 def _check_schema(path: Path, manifest: dict[str, Any]) -> None:
@@ -149,60 +436,88 @@ def _check_schema(path: Path, manifest: dict[str, Any]) -> None:
         raise BundleError(f"{path}: {MANIFEST}: missing key(s) {', '.join(missing)}")
     if len(manifest["channels"]) == 0 or len(manifest["classes"]) < 2:
         raise BundleError(f"{path}: {MANIFEST}: needs channels and at least two classes")
+    if not isinstance(manifest["members"], dict) or not isinstance(manifest["decoders"], dict):
+        raise BundleError(f"{path}: {MANIFEST}: members and decoders must be JSON objects")
 
 
-def _check_members(path: Path, manifest: dict[str, Any]) -> list[str]:
+def _check_members(path: Path, manifest: dict[str, Any]) -> tuple[dict[str, bytes], list[str]]:
+    data: dict[str, bytes] = {}
     lines = []
     for member, info in manifest["members"].items():
-        mpath = path / member
-        if Path(member).is_absolute() or ".." in Path(member).parts:
-            raise BundleError(f"{path}: member {member!r}: path escapes the bundle")
-        if not mpath.is_file():
-            raise BundleError(f"{path}: member {member} is missing")
-        size = mpath.stat().st_size
-        if size != info.get("bytes"):
-            raise BundleError(
-                f"{path}: member {member}: {size} bytes, manifest says {info.get('bytes')} "
-                "(truncated or replaced)"
-            )
-        digest = sha256_file(mpath)
+        _member_parts(path, member)
+        if not isinstance(info, dict) or not isinstance(info.get("bytes"), int):
+            raise BundleError(f"{path}: member {member}: no size recorded in the manifest")
+        try:
+            blob = _read_in_bundle(path, member, MAX_MEMBER_BYTES, expected=info["bytes"])
+        except (FileNotFoundError, NotADirectoryError):
+            raise BundleError(f"{path}: member {member} is missing") from None
+        except IsADirectoryError:
+            raise BundleError(f"{path}: member {member} is missing (a directory)") from None
+        digest = sha256_bytes(blob)
         if digest != info.get("sha256"):
             raise BundleError(
                 f"{path}: member {member}: SHA-256 mismatch (recorded "
                 f"{str(info.get('sha256'))[:12]}..., actual {digest[:12]}...): modified or corrupt"
             )
-        lines.append(f"{member}: {size} bytes, sha256 {digest[:16]}... ok")
+        data[member] = blob
+        lines.append(f"{member}: {len(blob)} bytes, sha256 {digest[:16]}... ok")
     for name, spec in manifest["decoders"].items():
         for member in spec.get("members", []):
             if member not in manifest["members"]:
                 raise BundleError(f"{path}: decoder {name}: member {member} is not hashed in "
                                   "the manifest")
-    return lines
+    return data, lines
 
 
-def open_bundle(path: str | Path) -> Bundle:
-    """Open and verify a bundle (manifest hash, schema, every member's size and SHA-256).
+def _open(path: str | Path, trusted_key) -> tuple[Bundle, list[str]]:
+    p = Path(path)
+    if not p.exists():
+        raise BundleError(f"{p}: no such bundle")
+    if not p.is_dir():
+        raise BundleError(f"{p}: a bundle is a directory (NAME.mibundle/)")
+    manifest, raw = _read_manifest(p)
+    signed_by = _check_signature(p, raw, trusted_key)
+    _check_schema(p, manifest)
+    data, lines = _check_members(p, manifest)
+    bundle = Bundle(path=p, manifest=manifest, signed_by=signed_by, manifest_bytes=raw,
+                    _members=data)
+    for member in data:
+        if member.endswith(".npz"):
+            bundle._npz[member] = _npz_index(f"{p}: member {member}", data[member])
+    sig = (f"signature: ed25519, trusted key {signed_by} ok" if signed_by else
+           "signature: not checked (no trusted key configured)")
+    head = f"{MANIFEST}: schema {manifest['schema_version']}, sha256 ok"
+    return bundle, [head, sig, *lines]
+
+
+def open_bundle(path: str | Path, trusted_key: str | Path | Any | None = None) -> Bundle:
+    """Open and verify a bundle: manifest hash, signature (when a key is trusted), schema, every
+    member's size and SHA-256, every ``.npz`` member's declared sizes.
+
+    Parameters
+    ----------
+    path : path
+        The bundle directory (may be a symlink to it).
+    trusted_key : path or Ed25519PublicKey, optional
+        Public key whose signature the bundle must carry; default ``MI_EDGE_TRUSTED_KEY`` if
+        set. With neither, signatures are not checked.
 
     Raises
     ------
     BundleError
         Naming the member and the reason.
     """
-    p = Path(path)
-    if not p.exists():
-        raise BundleError(f"{p}: no such bundle")
-    if not p.is_dir():
-        raise BundleError(f"{p}: a bundle is a directory (NAME.mibundle/)")
-    manifest = _read_manifest(p)
-    _check_schema(p, manifest)
-    _check_members(p, manifest)
-    return Bundle(path=p, manifest=manifest)
+    return _open(path, trusted_key)[0]
 
 
-def verify_report(path: str | Path) -> list[str]:
+def add_trusted_key_argument(p) -> None:
+    """``--trusted-key FILE`` on an ``mi-edge`` sub-command (default MI_EDGE_TRUSTED_KEY)."""
+    p.add_argument("--trusted-key", type=Path, metavar="FILE",
+                   help="Ed25519 public key the bundle must be signed with; unsigned or "
+                        f"wrongly signed bundles are refused (default: ${signing.TRUSTED_KEY_ENV}"
+                        " if set)")
+
+
+def verify_report(path: str | Path, trusted_key: str | Path | Any | None = None) -> list[str]:
     """Human-readable lines of a successful verification (raises BundleError otherwise)."""
-    p = Path(path)
-    manifest = _read_manifest(p)
-    _check_schema(p, manifest)
-    head = f"{MANIFEST}: schema {manifest['schema_version']}, sha256 ok"
-    return [head, *_check_members(p, manifest)]
+    return _open(path, trusted_key)[1]

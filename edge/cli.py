@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 
 from edge.argtypes import out_spec, positive_float
-from edge.bundle import open_bundle, verify_report
+from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.cli_args import (
     add_board_arguments,
     add_loop_arguments,
@@ -42,8 +42,8 @@ from edge.decoders import load_decoder
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    lines = verify_report(args.bundle)
-    bundle = open_bundle(args.bundle)
+    lines = verify_report(args.bundle, trusted_key=args.trusted_key)
+    bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoders = {}
     for name in bundle.decoder_names:
         dec = load_decoder(bundle, name)
@@ -77,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.sinks import open_sinks
 
     check_link_timing(args)
-    bundle = open_bundle(args.bundle)
+    bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoder = _pick_decoder(bundle, args.decoder)
     config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
     board = board_config(args)
@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "it is refused (the message names the member and the reason).")
     p.add_argument("bundle", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_trusted_key_argument(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser(
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_arguments(p, required=True, out_help="serial:PORT (firmware bridge protocol), "
                          "jsonl:PATH or stdout; repeatable")
     p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
+    add_trusted_key_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

@@ -25,8 +25,10 @@ def train_fgsft(ep: EpochSet, config: FGSFTConfig,
     return clf.fit(ep.X, ep.y, ep.groups, ep.sfreq, ep.ch_names)
 
 
-def write_fgsft(bundle: str | Path, name: str, clf: FGSFTClassifier, ep: EpochSet) -> Path:
-    """Add the trained decoder to a (new or existing) bundle; returns the bundle path."""
+def write_fgsft(bundle: str | Path, name: str, clf: FGSFTClassifier, ep: EpochSet,
+                sign_key=None) -> Path:
+    """Add the trained decoder to a (new or existing) bundle, signed with ``sign_key`` (an
+    Ed25519 private key or its PEM path) if given; returns the bundle path."""
     writer = BundleWriter(bundle, ep.class_names, ep.ch_names, ep.sfreq)
     member = writer.add_arrays(f"{name}.npz", clf.model_.to_arrays())
     scores = clf.scores_
@@ -74,4 +76,4 @@ def write_fgsft(bundle: str | Path, name: str, clf: FGSFTClassifier, ep: EpochSe
         "training_seconds": scores["seconds_total"],
     }
     writer.add_decoder(name, spec, provenance)
-    return writer.close()
+    return writer.close(sign_key=sign_key)

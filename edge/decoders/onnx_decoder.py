@@ -75,7 +75,7 @@ class NeuralDecoder:
         if not np.isclose(prep.sfreq, bundle.sfreq):
             raise BundleError(f"{bundle.path}: decoder {name}: preprocessing at {prep.sfreq} Hz, "
                               f"bundle at {bundle.sfreq} Hz")
-        return {"path": bundle.member_path(member), "prep": prep, "n_samples": n_samples,
+        return {"path": bundle.member_bytes(member), "prep": prep, "n_samples": n_samples,
                 "tmin": tmin, "n_channels": len(bundle.channels), "classes": bundle.classes}
 
     def _run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -140,7 +140,7 @@ class OnnxDecoder(NeuralDecoder):
                     threads: int | None = None) -> OnnxDecoder:
         p = cls._parse(bundle, name, spec)
         return cls(name, p["classes"], p["prep"], p["n_channels"], p["n_samples"], p["tmin"],
-                   str(p["path"]), threads=threads or default_threads())
+                   p["path"], threads=threads or default_threads())
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: x[None]})[0]

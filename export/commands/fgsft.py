@@ -10,6 +10,7 @@ import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from export.commands.common import add_data_args, require_trials
+from export.commands.signing import add_sign_key_argument
 from export.data import DataError, load_epochs, parse_event_map
 from export.progress import progress_printer
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
              f"runs {sorted(set(ep.runs.tolist()))}")
     config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters)
     clf = train_fgsft(ep, config, progress)
-    path = write_fgsft(args.output, args.name, clf, ep)
+    path = write_fgsft(args.output, args.name, clf, ep, sign_key=args.sign_key)
     result = {
         "bundle": str(path),
         "decoder": args.name,
@@ -94,5 +95,6 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="worker processes (use 2 on two cores)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_sign_key_argument(p)
     p.set_defaults(func=run)
     return p

@@ -13,6 +13,7 @@ import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from export.commands.common import require_trials
+from export.commands.signing import add_sign_key_argument
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
 
@@ -112,6 +113,7 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "a subject's held-out decisions of trained nets)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_sign_key_argument(p)
     p.set_defaults(func=run)
     return p
 
@@ -170,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
                 ([p.name for p in args.data] if args.finetune else None)}
         path, summary = write_stffda(out, args.name, trained, ep, tuple(args.window), tc,
                                      tflite=args.tflite, tflite_scheme=args.tflite_scheme,
-                                     provenance=prov, progress=say)
+                                     provenance=prov, progress=say, sign_key=args.sign_key)
         results[str(path)] = {"decoders": summary, "epochs": trained.history.get("epochs"),
                               "val_run": trained.history.get("val_run"),
                               "best_val_acc": trained.history.get("best_val_acc"),

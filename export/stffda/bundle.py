@@ -146,8 +146,10 @@ def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: Epo
                  window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
                  tflite_scheme: str = "dynamic_wi8_afp32",
                  provenance: dict[str, Any] | None = None,
-                 progress: Progress | None = None) -> tuple[Path, dict[str, Any]]:
-    """Export and add the decoders to a (new or existing) bundle.
+                 progress: Progress | None = None,
+                 sign_key=None) -> tuple[Path, dict[str, Any]]:
+    """Export and add the decoders to a (new or existing) bundle (signed with ``sign_key``, an
+    Ed25519 private key or its PEM path, if given).
 
     Returns
     -------
@@ -212,4 +214,4 @@ def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: Epo
         summary[name] = {"kind": m["kind"], "bytes": len(m["bytes"]),
                          "quantization": m["quantization"].get("scheme"),
                          "fp32_vs_int8": m["fp32_vs_int8"]}
-    return writer.close(), summary
+    return writer.close(sign_key=sign_key), summary
