@@ -217,6 +217,25 @@ def test_brainflow_mlmodel_runs_the_fp32_onnx(stffda_bundle):
         model.release()
 
 
+def test_every_decoder_kind_keeps_the_contract(stffda_bundle):
+    """(n, C, T) -> (n, n_classes) with classes_; a 2-D window is refused."""
+    from edge.bundle import open_bundle
+    from edge.decoders import load_decoder
+    from edge.errors import InputError
+
+    b = open_bundle(stffda_bundle[0])
+    X = np.load(S007)["X"][:3, :, 160:480].astype(float)
+    kinds = set()
+    for name in b.decoder_names:
+        d = load_decoder(b, name)
+        kinds.add(d.kind)
+        assert list(d.classes_) == b.classes
+        assert d.predict_proba(X).shape == (3, len(b.classes))
+        with pytest.raises(InputError, match="expected a batch"):
+            d.predict_proba(X[0])
+    assert {"fgsft", "onnx"} <= kinds
+
+
 def test_edge_decodes_every_kind_without_torch_or_sklearn(stffda_bundle):
     path = stffda_bundle[0]
     code = textwrap.dedent(f"""

@@ -166,6 +166,8 @@ class FGSFTModel:
         -------
         ndarray, shape (n_trials, n_classes)
         """
+        if len(X) == 0:
+            return np.zeros((0, self.n_classes))
         feats = self.segment_features(X)
         z = self.decision_functions(feats) * self.platt[:, 0] + self.platt[:, 1]
         if self.n_classes == 2:

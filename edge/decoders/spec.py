@@ -99,7 +99,7 @@ class DecoderSpec:
 
         def need(key: str, obj: dict[str, Any] = d, prefix: str = "") -> Any:
             if key not in obj:
-                raise BundleError(f"{where}: spec has no {prefix}{key!r}; re-export the bundle")
+                raise BundleError(f"{where}: spec has no {prefix + key!r}; re-export the bundle")
             return obj[key]
 
         kind = need("kind")
