@@ -190,6 +190,30 @@ def csp_filters(covs: np.ndarray, y: np.ndarray, d: int = 4) -> np.ndarray:
     return (_csp_rotation(problem)[0, :d] @ problem.P[0]).T
 
 
+def _line_search(problem: _Problem, R: np.ndarray, J: np.ndarray, G: np.ndarray,
+                 gnorm: np.ndarray, idx: np.ndarray, angle: np.ndarray):
+    """Armijo backtracking along ``expm(t G) R`` for the problems ``idx``, each its own ``t``
+    (starting at rotation ``angle``). Returns the final ``t``, which problems accepted a step,
+    and their new rotations and objectives."""
+    t = angle / gnorm[idx]
+    accepted = np.zeros(len(idx), dtype=bool)
+    R_new = R[idx].copy()
+    J_new = J[idx].copy()
+    searching = np.ones(len(idx), dtype=bool)
+    for _ls in range(12):
+        s = np.flatnonzero(searching)
+        if s.size == 0:
+            break
+        cand = expm(t[s, None, None] * G[idx[s]]) @ R[idx[s]]
+        j_cand, _ = problem.value_and_parts(cand, idx[s])
+        ok = j_cand >= J[idx[s]] + 1e-4 * t[s] * gnorm[idx[s]] ** 2
+        R_new[s[ok]], J_new[s[ok]] = cand[ok], j_cand[ok]
+        accepted[s[ok]] = True
+        searching[s[ok]] = False
+        t[s[~ok]] *= 0.3
+    return t, accepted, R_new, J_new
+
+
 def divcsp_batch(
     covs: np.ndarray,
     y: np.ndarray,
@@ -239,22 +263,7 @@ def divcsp_batch(
             break
         # Armijo backtracking along the geodesics expm(t G) R, each problem its own t
         idx = np.flatnonzero(active)
-        t = angle[idx] / gnorm[idx]
-        accepted = np.zeros(len(idx), dtype=bool)
-        R_new = R[idx].copy()
-        J_new = J[idx].copy()
-        searching = np.ones(len(idx), dtype=bool)
-        for _ls in range(12):
-            s = np.flatnonzero(searching)
-            if s.size == 0:
-                break
-            cand = expm(t[s, None, None] * G[idx[s]]) @ R[idx[s]]
-            j_cand, _ = problem.value_and_parts(cand, idx[s])
-            ok = j_cand >= J[idx[s]] + 1e-4 * t[s] * gnorm[idx[s]] ** 2
-            R_new[s[ok]], J_new[s[ok]] = cand[ok], j_cand[ok]
-            accepted[s[ok]] = True
-            searching[s[ok]] = False
-            t[s[~ok]] *= 0.3
+        t, accepted, R_new, J_new = _line_search(problem, R, J, G, gnorm, idx, angle[idx])
         # problems with no ascent step are at a (local) maximum: they stop
         active[idx[~accepted]] = False
         upd = idx[accepted]
