@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from edge.filterbank import bandpass  # noqa: E402
 from export.data import load_epochs  # noqa: E402
-from export.fgsft import FGSFTClassifier, FGSFTConfig  # noqa: E402
+from export.fgsft import FGSFTClassifier  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "eegmmidb"
 
@@ -58,9 +58,10 @@ def run_subject(path: Path, window, grid: str, jobs: int) -> dict:
     train_seconds = []
     for test in np.unique(ep.groups):
         tr, te = ep.groups != test, ep.groups == test
-        clf = FGSFTClassifier(FGSFTConfig(grid=grid, jobs=jobs), progress=lambda m: None)
+        clf = FGSFTClassifier(ep.sfreq, ep.ch_names, grid=grid, jobs=jobs,
+                              progress=lambda m: None)
         t = time.perf_counter()
-        clf.fit(ep.X[tr], ep.y[tr], ep.groups[tr], ep.sfreq, ep.ch_names)
+        clf.fit(ep.X[tr], ep.y[tr], groups=ep.groups[tr])
         train_seconds.append(time.perf_counter() - t)
         correct["fgsft"] += int(np.sum(clf.predict(ep.X[te]) == ep.y[te]))
         for name, make in makers.items():

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             return lda.predict_proba(csp.transform(xf))[0]
 
         windows = list(test.X)
-        edge_s = _median_time(dec.predict_proba, windows, args.repeats)
+        edge_s = _median_time(lambda w, dec=dec: dec.predict_proba(w[None])[0], windows,
+                              args.repeats)
         peer_s = _median_time(csp_lda_step, windows, args.repeats)
         row = {"subject": subject, "train_s": train_s, "segments": clf.scores_["n_segments"],
                "segments_used": clf.scores_["n_segments_used"], "edge_ms": 1e3 * edge_s,

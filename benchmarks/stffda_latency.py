@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # e.g. no TFLite interpreter installed
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
-        rows[f"edge:{name}"] = _time(dec.predict_proba, windows, args.repeats)
+        rows[f"edge:{name}"] = _time(lambda w, dec=dec: dec.predict_proba(w[None])[0],
+                                      windows, args.repeats)
         rows[f"edge:{name}"]["kind"] = dec.kind
     release()
     t_ref, b_ref = rows["torch_fp32"]["median_ms"], rows["brainflow_mlmodel"]["median_ms"]

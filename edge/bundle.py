@@ -37,23 +37,19 @@ Hardening (issue 11):
 
 from __future__ import annotations
 
-import errno
 import hashlib
-import io
 import json
 import logging
-import math
-import os
-import stat
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge import signing
+from edge.bundle_files import member_parts, read_in_bundle, read_optional
+from edge.bundle_npz import MAX_ARRAYS_BYTES, NpzArrays, NpzEntry, npz_index
 from edge.errors import BundleError
 
 __all__ = [
@@ -78,15 +74,10 @@ SIGNATURE = signing.SIGNATURE
 #: caps checked before anything is read into memory or decompressed
 MAX_MANIFEST_BYTES = 16 * 2**20
 MAX_MEMBER_BYTES = 512 * 2**20
-#: all arrays of one .npz member together, as declared by the zip directory and .npy headers
-MAX_ARRAYS_BYTES = 256 * 2**20
-MAX_NPZ_ENTRIES = 4096
 REQUIRED_KEYS = ("format", "schema_version", "classes", "channels", "sfreq", "decoders", "members")
 
 
 log = logging.getLogger(__name__)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -99,181 +90,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-# --- reading files of the bundle: no symlinks, bounded, once ---------------------------------
-
-def _member_parts(root: Path, member: str) -> tuple[str, ...]:
-    if not isinstance(member, str) or not member or "\\" in member or "\0" in member:
-        raise BundleError(f"{root}: member {member!r}: not a valid member name")
-    p = PurePosixPath(member)
-    if p.is_absolute() or ".." in p.parts or not p.parts:
-        raise BundleError(f"{root}: member {member!r}: path escapes the bundle")
-    return p.parts
-
-
-def _open_in_bundle(root: Path, name: str) -> int:
-    """A read-only descriptor of ``root/name`` opened without following any symlink below
-    ``root`` (FileNotFoundError if absent, BundleError if a component is a symlink)."""
-    parts = _member_parts(root, name)
-    fd = os.open(root, os.O_RDONLY | _DIRECTORY)
-    try:
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            try:
-                if os.open in os.supports_dir_fd:
-                    nfd = os.open(part, os.O_RDONLY | _NOFOLLOW | (0 if last else _DIRECTORY),
-                                  dir_fd=fd)
-                else:  # pragma: no cover - platforms without openat
-                    sub = root.joinpath(*parts[:i + 1])
-                    if sub.is_symlink():
-                        raise OSError(errno.ELOOP, "symlink")
-                    nfd = os.open(sub, os.O_RDONLY | _NOFOLLOW)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP or (
-                        exc.errno == errno.ENOTDIR and root.joinpath(*parts[:i + 1]).is_symlink()):
-                    raise BundleError(
-                        f"{root}: {name}: {'/'.join(parts[:i + 1])} is a symlink; bundle files "
-                        "must be regular files inside the bundle directory") from None
-                raise
-            os.close(fd)
-            fd = nfd
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _read_in_bundle(root: Path, name: str, limit: int, expected: int | None = None) -> bytes:
-    """The bytes of a regular file of the bundle, read once (no symlinks, at most ``limit``)."""
-    fd = _open_in_bundle(root, name)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise BundleError(f"{root}: {name}: not a regular file")
-        if expected is not None and st.st_size != expected:
-            raise BundleError(f"{root}: member {name}: {st.st_size} bytes, manifest says "
-                              f"{expected} (truncated or replaced)")
-        if st.st_size > limit:
-            raise BundleError(f"{root}: {name}: {st.st_size} bytes, more than the {limit} "
-                              "this runtime reads")
-        chunks, left = [], min(st.st_size, limit) + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-    finally:
-        os.close(fd)
-    if len(data) > limit or (expected is not None and len(data) != expected):
-        raise BundleError(f"{root}: {name}: changed size while being read")
-    return data
-
-
-def _read_optional(root: Path, name: str, limit: int) -> bytes | None:
-    try:
-        return _read_in_bundle(root, name, limit)
-    except FileNotFoundError:
-        return None
-
-
-# --- .npz members: checked from the zip directory and .npy headers, inflated on demand --------
-
-@dataclass(frozen=True)
-class _Entry:
-    zip_name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    nbytes: int
-
-
-def _npz_index(where: str, data: bytes) -> dict[str, _Entry]:
-    """Each array's shape and dtype, from the zip directory and the ``.npy`` headers only.
-
-    Refuses (BundleError naming the entry) anything but numeric ``.npy`` entries, duplicate
-    names, and sizes over :data:`MAX_ARRAYS_BYTES` or disagreeing with the declared shape,
-    before a single array byte is decompressed.
-    """
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise BundleError(f"{where}: not a readable .npz ({exc})") from exc
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_NPZ_ENTRIES:
-            raise BundleError(f"{where}: {len(infos)} entries (at most {MAX_NPZ_ENTRIES})")
-        total = sum(i.file_size for i in infos)
-        if total > MAX_ARRAYS_BYTES:
-            big = max(infos, key=lambda i: i.file_size)
-            raise BundleError(
-                f"{where}: entry {big.filename}: {big.file_size} bytes uncompressed (all "
-                f"entries {total}); more than the {MAX_ARRAYS_BYTES} a bundle's arrays may hold")
-        index: dict[str, _Entry] = {}
-        for info in infos:
-            name = info.filename
-            if not name.endswith(".npy") or name[:-4] in index:
-                raise BundleError(f"{where}: entry {name!r}: not a .npy array, or a duplicate")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise BundleError(f"{where}: entry {name}: unsupported compression")
-            try:
-                with zf.open(info) as fh:
-                    version = np.lib.format.read_magic(fh)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
-                    shape, _, dtype = read_header(fh)
-                    header_len = fh.tell()
-            except Exception as exc:
-                raise BundleError(f"{where}: entry {name}: unreadable .npy header ({exc})") \
-                    from exc
-            if dtype.hasobject:
-                raise BundleError(f"{where}: entry {name}: object arrays (pickle) are refused")
-            nbytes = math.prod(shape) * dtype.itemsize
-            if nbytes > MAX_ARRAYS_BYTES or header_len + nbytes != info.file_size:
-                raise BundleError(
-                    f"{where}: entry {name}: header declares {shape} {dtype} ({nbytes} bytes), "
-                    f"the zip entry holds {info.file_size - header_len}; refused")
-            index[name[:-4]] = _Entry(name, tuple(shape), dtype, nbytes)
-    return index
-
-
-class NpzArrays(Mapping):
-    """Read-only mapping key -> array of a verified ``.npz`` member; each array is decompressed
-    (from the verified bytes) the first time it is looked up."""
-
-    def __init__(self, where: str, data: bytes, index: dict[str, _Entry]):
-        self._where = where
-        self._data = data
-        self._index = index
-        self._cache: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, key: str) -> np.ndarray:
-        if key in self._cache:
-            return self._cache[key]
-        entry = self._index.get(key)
-        if entry is None:
-            raise KeyError(key)
-        try:
-            with zipfile.ZipFile(io.BytesIO(self._data)) as zf, zf.open(entry.zip_name) as fh:
-                arr = np.lib.format.read_array(fh, allow_pickle=False)
-        except Exception as exc:
-            raise BundleError(f"{self._where}: entry {entry.zip_name}: unreadable array "
-                              f"({exc})") from exc
-        if arr.shape != entry.shape or arr.dtype != entry.dtype:  # pragma: no cover - paranoia
-            raise BundleError(f"{self._where}: entry {entry.zip_name}: not the declared array")
-        self._cache[key] = arr
-        return arr
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-    def shape(self, key: str) -> tuple[int, ...]:
-        """Declared shape of an array, without decompressing it."""
-        return self._index[key].shape
 
 
 # --- the bundle ---------------------------------------------------------------------------------
@@ -296,7 +112,7 @@ class Bundle:
     signed_by: str | None = None
     manifest_bytes: bytes = field(default=b"", repr=False)
     _members: dict[str, bytes] = field(default_factory=dict, repr=False)
-    _npz: dict[str, dict[str, _Entry]] = field(default_factory=dict, repr=False)
+    _npz: dict[str, dict[str, NpzEntry]] = field(default_factory=dict, repr=False)
 
     @property
     def classes(self) -> list[str]:
@@ -357,7 +173,7 @@ class Bundle:
         where = f"{self.path}: member {member}"
         index = self._npz.get(member)
         if index is None:
-            index = self._npz[member] = _npz_index(where, data)
+            index = self._npz[member] = npz_index(where, data)
         arrays = NpzArrays(where, data, index)
         if keys is None:
             return arrays
@@ -369,10 +185,10 @@ class Bundle:
 
 
 def _read_manifest(path: Path) -> tuple[dict[str, Any], bytes]:
-    raw = _read_optional(path, MANIFEST, MAX_MANIFEST_BYTES)
+    raw = read_optional(path, MANIFEST, MAX_MANIFEST_BYTES)
     if raw is None:
         raise BundleError(f"{path}: {MANIFEST} is missing (not a bundle directory?)")
-    recorded = _read_optional(path, MANIFEST_HASH, 4096)
+    recorded = read_optional(path, MANIFEST_HASH, 4096)
     if recorded is None:
         raise BundleError(f"{path}: {MANIFEST_HASH} is missing; cannot verify the manifest")
     words = recorded.decode("ascii", errors="replace").split()
@@ -405,7 +221,7 @@ def _check_signature(path: Path, raw: bytes, trusted_key) -> str | None:
         return None
     if trusted_key is None:
         trusted_key = signing.trusted_key_from_env()
-    sig = _read_optional(path, SIGNATURE, 4096)
+    sig = read_optional(path, SIGNATURE, 4096)
     if trusted_key is None:
         seen = (str(path), sha256_bytes(raw))
         if sig is not None and seen not in _WARNED:  # once per bundle and process
@@ -444,11 +260,11 @@ def _check_members(path: Path, manifest: dict[str, Any]) -> tuple[dict[str, byte
     data: dict[str, bytes] = {}
     lines = []
     for member, info in manifest["members"].items():
-        _member_parts(path, member)
+        member_parts(path, member)
         if not isinstance(info, dict) or not isinstance(info.get("bytes"), int):
             raise BundleError(f"{path}: member {member}: no size recorded in the manifest")
         try:
-            blob = _read_in_bundle(path, member, MAX_MEMBER_BYTES, expected=info["bytes"])
+            blob = read_in_bundle(path, member, MAX_MEMBER_BYTES, expected=info["bytes"])
         except (FileNotFoundError, NotADirectoryError):
             raise BundleError(f"{path}: member {member} is missing") from None
         except IsADirectoryError:
@@ -483,7 +299,7 @@ def _open(path: str | Path, trusted_key) -> tuple[Bundle, list[str]]:
                     _members=data)
     for member in data:
         if member.endswith(".npz"):
-            bundle._npz[member] = _npz_index(f"{p}: member {member}", data[member])
+            bundle._npz[member] = npz_index(f"{p}: member {member}", data[member])
     sig = (f"signature: ed25519, trusted key {signed_by} ok" if signed_by else
            "signature: not checked (no trusted key configured)")
     head = f"{MANIFEST}: schema {manifest['schema_version']}, sha256 ok"

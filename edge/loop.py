@@ -236,7 +236,7 @@ class Runtime:
             self._leave_fault()
         t0 = time.perf_counter()
         try:
-            proba = self.decoder.predict_proba(window)
+            proba = self.decoder.predict_proba(window[None])[0]
         except MiEdgeError as exc:
             self._enter_fault(FaultReason.BUNDLE_ERROR, f"decoder {self.decoder.name}: {exc}")
             return

@@ -158,7 +158,7 @@ class Probes(RunObserver):
             ring.latest(buf.shape[1], buf)
             t = time.perf_counter()
             try:
-                dec.predict_proba(buf)
+                dec.predict_proba(buf[None])
             except Exception:  # noqa: BLE001 - a compared decoder never stops the loop
                 self.compare_errors[dec.name] += 1
                 continue

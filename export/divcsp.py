@@ -47,8 +47,13 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import expm
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["DivCSPResult", "divcsp", "divcsp_batch", "divcsp_objective", "csp_filters"]
+from edge.features import log_variance_features
+
+__all__ = ["DivCSP", "DivCSPResult", "divcsp", "divcsp_batch", "divcsp_objective",
+           "csp_filters"]
 
 
 @dataclass
@@ -185,6 +190,30 @@ def csp_filters(covs: np.ndarray, y: np.ndarray, d: int = 4) -> np.ndarray:
     return (_csp_rotation(problem)[0, :d] @ problem.P[0]).T
 
 
+def _line_search(problem: _Problem, R: np.ndarray, J: np.ndarray, G: np.ndarray,
+                 gnorm: np.ndarray, idx: np.ndarray, angle: np.ndarray):
+    """Armijo backtracking along ``expm(t G) R`` for the problems ``idx``, each its own ``t``
+    (starting at rotation ``angle``). Returns the final ``t``, which problems accepted a step,
+    and their new rotations and objectives."""
+    t = angle / gnorm[idx]
+    accepted = np.zeros(len(idx), dtype=bool)
+    R_new = R[idx].copy()
+    J_new = J[idx].copy()
+    searching = np.ones(len(idx), dtype=bool)
+    for _ls in range(12):
+        s = np.flatnonzero(searching)
+        if s.size == 0:
+            break
+        cand = expm(t[s, None, None] * G[idx[s]]) @ R[idx[s]]
+        j_cand, _ = problem.value_and_parts(cand, idx[s])
+        ok = j_cand >= J[idx[s]] + 1e-4 * t[s] * gnorm[idx[s]] ** 2
+        R_new[s[ok]], J_new[s[ok]] = cand[ok], j_cand[ok]
+        accepted[s[ok]] = True
+        searching[s[ok]] = False
+        t[s[~ok]] *= 0.3
+    return t, accepted, R_new, J_new
+
+
 def divcsp_batch(
     covs: np.ndarray,
     y: np.ndarray,
@@ -234,22 +263,7 @@ def divcsp_batch(
             break
         # Armijo backtracking along the geodesics expm(t G) R, each problem its own t
         idx = np.flatnonzero(active)
-        t = angle[idx] / gnorm[idx]
-        accepted = np.zeros(len(idx), dtype=bool)
-        R_new = R[idx].copy()
-        J_new = J[idx].copy()
-        searching = np.ones(len(idx), dtype=bool)
-        for _ls in range(12):
-            s = np.flatnonzero(searching)
-            if s.size == 0:
-                break
-            cand = expm(t[s, None, None] * G[idx[s]]) @ R[idx[s]]
-            j_cand, _ = problem.value_and_parts(cand, idx[s])
-            ok = j_cand >= J[idx[s]] + 1e-4 * t[s] * gnorm[idx[s]] ** 2
-            R_new[s[ok]], J_new[s[ok]] = cand[ok], j_cand[ok]
-            accepted[s[ok]] = True
-            searching[s[ok]] = False
-            t[s[~ok]] *= 0.3
+        t, accepted, R_new, J_new = _line_search(problem, R, J, G, gnorm, idx, angle[idx])
         # problems with no ascent step are at a (local) maximum: they stop
         active[idx[~accepted]] = False
         upd = idx[accepted]
@@ -297,3 +311,76 @@ def divcsp(
     """
     return divcsp_batch(covs[None], y, d=d, lam=lam, max_iter=max_iter, tol=tol,
                         init=None if init is None else np.asarray(init)[None])[0]
+
+
+class DivCSP(TransformerMixin, BaseEstimator):
+    """divCSP spatial filters as a scikit-learn transformer: covariances in, normalised
+    log-variance features out (Liu et al. 2025, eq. 2).
+
+    Two classes fit one set of filters; N > 2 classes fit one set per class against the rest
+    (one-vs-rest), and the features of the N sets are concatenated.
+
+    Parameters
+    ----------
+    n_filters : int
+        Subspace dimension d (at most n_channels).
+    lam : float
+        Intra-class regularisation weight lambda in [0, 1).
+    max_iter : int
+    tol : float
+        See :func:`divcsp_batch`.
+
+    Attributes
+    ----------
+    classes_ : ndarray, shape (n_classes,)
+    filters_ : ndarray, shape (n_sets, n_channels, d)
+        One filter set for two classes, else one per class (that class against the rest).
+    objective_ : list of list of float
+        J after every accepted step, per filter set.
+    """
+
+    def __init__(self, n_filters: int = 4, lam: float = 0.1, max_iter: int = 30,
+                 tol: float = 1e-5):
+        self.n_filters = n_filters
+        self.lam = lam
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> DivCSP:
+        """Fit the filters.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_channels, n_channels)
+            Trial covariances (one band, window and electrode group).
+        y : array-like, shape (n_trials,)
+            At least two classes, any label values.
+        """
+        X = _check_covs(X)
+        self.classes_, y_enc = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"divCSP needs at least two classes; y has {self.classes_}")
+        heads = [y_enc] if len(self.classes_) == 2 else \
+            [(y_enc == c).astype(np.int64) for c in range(len(self.classes_))]
+        fits = [divcsp(X, yh, d=self.n_filters, lam=self.lam, max_iter=self.max_iter,
+                       tol=self.tol) for yh in heads]
+        self.filters_ = np.stack([f.filters for f in fits])
+        self.objective_ = [f.objective for f in fits]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Normalised log-variance features, shape (n_trials, n_sets * d)."""
+        check_is_fitted(self, "filters_")
+        X = _check_covs(X)
+        if X.shape[-1] != self.filters_.shape[1]:
+            raise ValueError(f"covariances of {X.shape[-1]} channels; fitted on "
+                             f"{self.filters_.shape[1]}")
+        return np.concatenate([log_variance_features(X, W) for W in self.filters_], axis=1)
+
+
+def _check_covs(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 3 or X.shape[1] != X.shape[2]:
+        raise ValueError(f"X has shape {X.shape}; expected covariance matrices (n_trials, "
+                         "n_channels, n_channels)")
+    return X

@@ -41,7 +41,7 @@ def evaluate_bundle(
             window=(float(window["tmin"]), float(window["tmax"])), sfreq=bundle.sfreq,
             runs=runs, event_map=event_map,
         )
-        proba = dec.predict_proba_batch(ep.X)
+        proba = dec.predict_proba(ep.X)
         out[name] = summarize(ep.y, proba, bundle.classes, ep.n_samples / ep.sfreq)
         out[name]["kind"] = dec.kind
         out[name]["runs"] = sorted(int(r) for r in set(ep.runs.tolist()))

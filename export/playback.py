@@ -131,7 +131,7 @@ def write_playback(
     """
     board_id = resolve_board(board)
     descr = _board_descr(board_id)
-    num_rows, rate = int(descr["num_rows"]), float(descr["sampling_rate"])
+    rate = float(descr["sampling_rate"])
     eeg_rows = list(descr["eeg_channels"])
     if not speed > 0:
         raise DataError(f"speed must be > 0, got {speed}")
@@ -148,8 +148,62 @@ def write_playback(
     eeg, _ = _resample(rec.raw[idx, a:b], rec.sfreq, rate)
     n = int(eeg.shape[1])
 
-    data = np.zeros((num_rows, n), dtype=np.float64)
-    data[eeg_rows[: len(idx)]] = eeg
+    data, marks = _board_rows(descr, board_id, eeg, rec, a, b, rate, speed, start_time)
+    out = Path(out_file)
+    _write_board_file(data, out, board_id)
+
+    names: list[str | None] = [rec.ch_names[i] for i in idx]
+    names += [None] * (len(eeg_rows) - len(names))
+    side = _write_sidecar(out, rec, descr, board_id, names, n, speed, start_time, marks, (a, b))
+    log.info("wrote %s: %d samples (%.1f s) for %s, %d cue markers", out, n, n / rate,
+             board_label(board_id), len(marks))
+    return PlaybackFile(path=out, sidecar=side, board_id=board_id, sfreq=rate, n_samples=n,
+                        channels=names, markers=np.array(marks, dtype=np.int64).reshape(-1, 2))
+
+
+def _write_sidecar(out: Path, rec: ContinuousRecording, descr: dict[str, Any], board_id: int,
+                   names: list[str | None], n: int, speed: float, start_time: float,
+                   marks: list[tuple[int, int]], span: tuple[int, int]) -> Path:
+    """``FILE.json``: what the playback file holds and where it came from."""
+    a, b = span
+    rate, num_rows = float(descr["sampling_rate"]), int(descr["num_rows"])
+    eeg_rows = list(descr["eeg_channels"])
+    side = sidecar_path(out)
+    side.write_text(json.dumps({
+        "format": "mi-edge-playback",
+        "board": board_label(board_id),
+        "board_id": board_id,
+        "num_rows": num_rows,
+        "sfreq": rate,
+        "n_samples": n,
+        "speed": speed,
+        "start_time": start_time,
+        "channels": names,
+        "eeg_rows": eeg_rows,
+        "marker_row": int(descr["marker_channel"]),
+        **_marker_info(rec, marks),
+        "source": {
+            "file": str(rec.source),
+            "sha256": file_sha256(rec.source),
+            "sfreq": rec.sfreq,
+            "start_s": a / rec.sfreq,
+            "duration_s": (b - a) / rec.sfreq,
+            "subject": rec.subject,
+            "run": rec.run,
+        },
+        "resampling": f"scipy.signal.resample_poly {rec.sfreq:g} -> {rate:g} Hz"
+                      if not math.isclose(rec.sfreq, rate) else "none",
+    }, indent=2) + "\n")
+    return side
+
+
+def _board_rows(descr: dict[str, Any], board_id: int, eeg: np.ndarray, rec: ContinuousRecording,
+                a: int, b: int, rate: float, speed: float,
+                start_time: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Every row of the master board: EEG inputs, package counter, timestamps, cue markers."""
+    n = int(eeg.shape[1])
+    data = np.zeros((int(descr["num_rows"]), n), dtype=np.float64)
+    data[list(descr["eeg_channels"])[: len(eeg)]] = eeg
     step, first = _COUNTER_STEP.get(board_id, (1, 0))
     data[int(descr["package_num_channel"])] = (first + step * np.arange(n)) % 256
     data[int(descr["timestamp_channel"])] = start_time + np.arange(n) / (rate * speed)
@@ -164,48 +218,19 @@ def write_playback(
             marks.append((pos, int(code) + 1))
     if data.shape[0] != BoardShim.get_num_rows(board_id):  # the silent-zero-samples trap
         raise AssertionError(f"{data.shape[0]} rows for {board_label(board_id)}")
+    return data, marks
 
-    out = Path(out_file)
+
+def _write_board_file(data: np.ndarray, out: Path, board_id: int) -> None:
+    """``DataFilter.write_file``, then check the file has the master board's row count (BrainFlow
+    plays a file with the wrong count as zero samples, silently)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     DataFilter.write_file(np.ascontiguousarray(data), str(out), "w")
     with open(out) as fh:
         width = len(fh.readline().rstrip("\n").split("\t"))
-    if width != num_rows:
+    if width != data.shape[0]:
         raise AssertionError(f"{out}: wrote {width} values per line, {board_label(board_id)} "
-                             f"needs {num_rows}")
-
-    names: list[str | None] = [rec.ch_names[i] for i in idx]
-    names += [None] * (len(eeg_rows) - len(names))
-    side = sidecar_path(out)
-    side.write_text(json.dumps({
-        "format": "mi-edge-playback",
-        "board": board_label(board_id),
-        "board_id": board_id,
-        "num_rows": num_rows,
-        "sfreq": rate,
-        "n_samples": n,
-        "speed": speed,
-        "start_time": start_time,
-        "channels": names,
-        "eeg_rows": eeg_rows,
-        "marker_row": marker_row,
-        **_marker_info(rec, marks),
-        "source": {
-            "file": str(rec.source),
-            "sha256": file_sha256(rec.source),
-            "sfreq": rec.sfreq,
-            "start_s": a / rec.sfreq,
-            "duration_s": (b - a) / rec.sfreq,
-            "subject": rec.subject,
-            "run": rec.run,
-        },
-        "resampling": f"scipy.signal.resample_poly {rec.sfreq:g} -> {rate:g} Hz"
-                      if not math.isclose(rec.sfreq, rate) else "none",
-    }, indent=2) + "\n")
-    log.info("wrote %s: %d samples (%.1f s) for %s, %d cue markers", out, n, n / rate,
-             board_label(board_id), len(marks))
-    return PlaybackFile(path=out, sidecar=side, board_id=board_id, sfreq=rate, n_samples=n,
-                        channels=names, markers=np.array(marks, dtype=np.int64).reshape(-1, 2))
+                             f"needs {data.shape[0]}")
 
 
 def _board_descr(board_id: int) -> dict[str, Any]:

@@ -157,35 +157,48 @@ def _streams() -> Iterator[tuple[str, bytes]]:
 Steps = list[tuple[str, str]]
 
 
+class _Script:
+    """Builds receiver scenario steps: ``t`` moves the device clock (and the host's, unless told
+    otherwise), ``x`` feeds bytes, ``d`` a DECISION, ``session`` a HELLO of a new session."""
+
+    def __init__(self) -> None:
+        self.clock = {"host": 0}
+        sids = iter(range(0x1001, 0x2000))
+        self.enc = FrameEncoder(SequenceCounter(), clock_ms=lambda: self.clock["host"],
+                                session_source=lambda: next(sids))
+
+    def session(self, start: int = 0) -> tuple[str, str]:
+        self.enc.sequence = SequenceCounter(start)
+        return ("x", self.enc.hello(CLASSES[:2], 4.0, 250).hex())
+
+    def x(self, frame: bytes) -> tuple[str, str]:
+        return ("x", frame.hex())
+
+    def d(self, cls: int, conf: float = 0.9, flags: int = 0) -> tuple[str, str]:
+        return self.x(self.enc.decision(cls, conf, flags))
+
+    def t(self, ms: int, host: int | None = None) -> tuple[str, str]:
+        self.clock["host"] = ms if host is None else host
+        return ("t", str(ms))
+
+    def at_seq(self, seq: int, cls: int) -> tuple[str, str]:
+        return self.x(encode_frame(MessageType.DECISION, seq, self.clock["host"],
+                                   decision_body(cls, 0.9), session=self.enc.session_id))
+
+
 def _scenario_steps() -> Iterator[tuple[str, int, Steps, int, bytes | None]]:
     """(name, timeout_ms, steps, expected class hash, MAC key) of every receiver scenario.
 
     The host clock follows the device clock (``t`` moves both) unless a step says otherwise,
     as if the host's timestamps reached the device at once.
     """
-    clock = {"host": 0}
-    sids = iter(range(0x1001, 0x2000))
-    enc = FrameEncoder(SequenceCounter(), clock_ms=lambda: clock["host"],
-                       session_source=lambda: next(sids))
+    sc = _Script()
+    yield from _v1_scenarios(sc)
+    yield from _issue10_scenarios(sc)
 
-    def session(start: int = 0) -> tuple[str, str]:
-        enc.sequence = SequenceCounter(start)
-        return ("x", enc.hello(CLASSES[:2], 4.0, 250).hex())
 
-    def x(frame: bytes) -> tuple[str, str]:
-        return ("x", frame.hex())
-
-    def d(cls: int, conf: float = 0.9, flags: int = 0) -> tuple[str, str]:
-        return x(enc.decision(cls, conf, flags))
-
-    def t(ms: int, host: int | None = None) -> tuple[str, str]:
-        clock["host"] = ms if host is None else host
-        return ("t", str(ms))
-
-    def at_seq(seq: int, cls: int) -> tuple[str, str]:
-        return x(encode_frame(MessageType.DECISION, seq, clock["host"], decision_body(cls, 0.9),
-                              session=enc.session_id))
-
+def _v1_scenarios(sc: _Script) -> Iterator[tuple[str, int, Steps, int, bytes | None]]:
+    session, x, d, t, at_seq, enc = sc.session, sc.x, sc.d, sc.t, sc.at_seq, sc.enc
     yield "boot_stays_safe", 500, [t(0), t(10_000)], 0, None
     yield "hello_decisions_timeout", 500, [
         t(1000), session(), d(0), t(1250), d(1), t(1500), x(enc.heartbeat()),
@@ -226,7 +239,12 @@ def _scenario_steps() -> Iterator[tuple[str, int, Steps, int, bytes | None]]:
     yield "split_bytes_garbage", 500, [
         t(0), ("x", "0102030405"), ("x", "00"), ("x", hello[1][:10]), ("x", hello[1][10:]), d(1),
     ], 0, None
-    # -- issue 10 --------------------------------------------------------------------------
+
+
+def _issue10_scenarios(sc: _Script) -> Iterator[tuple[str, int, Steps, int, bytes | None]]:
+    """Stale, replayed and unlinked frames (issue 10)."""
+    session, x, d, t = sc.session, sc.x, sc.d, sc.t
+    enc, clock = sc.enc, sc.clock
     yield "boot_decision_ignored", 500, [t(0), d(1), x(enc.heartbeat()), d(0)], 0, None
     steps = [t(0), session(), d(1)]
     buffered = []

@@ -136,8 +136,10 @@ def test_bad_window_gets_a_clear_error(bundle):
 
     dec = load_decoder(open_bundle(bundle), "fgsft")
     with pytest.raises(InputError, match="expected .* 64 channels, 320 samples"):
-        dec.predict_proba(np.zeros((8, 320)))
+        dec.predict_proba(np.zeros((1, 8, 320)))
     window = np.zeros((64, 320))
+    with pytest.raises(InputError, match=r"expected a batch .*window\[None\]"):
+        dec.predict_proba(window)
     window[3, 10] = np.nan
     with pytest.raises(InputError, match="NaN"):
-        dec.predict_proba(window)
+        dec.predict_proba(window[None])

@@ -10,7 +10,7 @@ from scipy.linalg import expm
 from edge.features import covariances, log_variance_features
 from edge.filterbank import bandpass
 from export.data import load_epochs
-from export.divcsp import csp_filters, divcsp, divcsp_objective
+from export.divcsp import DivCSP, csp_filters, divcsp, divcsp_objective
 
 SENSORIMOTOR = ["FC3", "FC1", "FCz", "FC2", "FC4", "C5", "C3", "C1", "Cz", "C2", "C4", "C6",
                 "CP3", "CP1", "CPz", "CP2", "CP4"]
@@ -107,3 +107,32 @@ def test_batch_solves_each_problem_as_if_alone():
         assert res.n_iter == alone.n_iter
         np.testing.assert_allclose(res.objective, alone.objective, rtol=1e-9)
         np.testing.assert_allclose(res.filters, alone.filters, rtol=1e-6, atol=1e-9)
+
+
+def test_divcsp_transformer_in_a_pipeline_and_clone(mu_data):
+    """DivCSP is a scikit-learn transformer: same filters as :func:`divcsp`, clone-able, and a
+    DivCSP + SVC pipeline decodes held-out trials of S007 (first 30 train, last 15 test)."""
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import SVC
+
+
+    covs, y, _ = mu_data
+    est = DivCSP(n_filters=4, lam=0.1)
+    assert clone(est).get_params() == est.get_params()
+    est.fit(covs[:30], np.array(["L", "R"])[y[:30]])
+    assert list(est.classes_) == ["L", "R"] and est.filters_.shape == (1, covs.shape[1], 4)
+    np.testing.assert_array_equal(est.filters_[0], divcsp(covs[:30], y[:30]).filters)
+    assert est.transform(covs).shape == (len(y), 4)
+    pipe = make_pipeline(DivCSP(), SVC(kernel="linear")).fit(covs[:30], y[:30])
+    assert pipe.score(covs[30:], y[30:]) >= 0.8
+    with pytest.raises(ValueError, match="covariance matrices"):
+        est.transform(covs[:, 0])
+
+
+def test_divcsp_transformer_one_vs_rest_for_three_classes(mu_data):
+    covs, y, _ = mu_data
+    y3 = np.where(np.arange(len(y)) % 3 == 0, 2, y)  # a third label: one filter set per class
+    est = DivCSP(n_filters=3).fit(covs, y3)
+    assert est.filters_.shape == (3, covs.shape[1], 3)
+    assert est.transform(covs).shape == (len(y), 9)

@@ -51,7 +51,7 @@ def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
         X = raw["X"][raw["run"] == 12][:, :, 160:480].astype(float)
         for name in b.decoder_names:
             dec = load_decoder(b, name)
-            p = np.stack([dec.predict_proba(x) for x in X])
+            p = np.concatenate([dec.predict_proba(x[None]) for x in X])
             assert p.shape == (len(X), len(b.classes)), p.shape
             np.save({str(Path(path).parent / "edge_proba.npy")!r}, p)
         assert main(["check", {str(path)!r}]) == 0

@@ -36,8 +36,8 @@ def test_bundle_decoder_reproduces_training_probabilities(s007_fast_bundle):
     test = load_epochs([S007], window=WINDOW, runs=[12])
     expected = clf.predict_proba(test.X)
     dec = load_decoder(open_bundle(path), "fgsft")
-    batch = dec.predict_proba_batch(test.X)
-    single = np.stack([dec.predict_proba(x) for x in test.X])
+    batch = dec.predict_proba(test.X)
+    single = np.concatenate([dec.predict_proba(x[None]) for x in test.X])
     assert np.max(np.abs(batch - expected)) <= 1e-9
     assert np.max(np.abs(single - expected)) <= 1e-9
     assert np.allclose(expected.sum(axis=1), 1.0)

@@ -36,3 +36,30 @@ def test_kernel_svm_equals_svc():
     ref = SVC(kernel="precomputed", C=1.0).fit(K[:30, :30], y[:30])
     np.testing.assert_allclose(K[30:, support] @ dual + b, ref.decision_function(K[30:, :30]),
                                atol=1e-10)
+
+
+class _ChangedBinding:
+    """A libsvm binding whose signature changed: every call fails as a changed one would."""
+
+    @staticmethod
+    def fit(*args, **kwargs):
+        raise TypeError("fit() got an unexpected keyword argument 'svm_type'")
+
+
+def test_falls_back_to_svc_without_the_private_binding(monkeypatch):
+    """Without ``sklearn.svm._libsvm`` (import failed, or its signature changed) both fits take
+    the public SVC path and give the same numbers."""
+    import export.linear_svm as ls
+
+    F, y = _features()
+    K = F @ F.T
+    w_ref, b_ref = fit_linear_svm(F[:30], y[:30])
+    for binding in (None, _ChangedBinding):
+        monkeypatch.setattr(ls, "_libsvm", binding)
+        w, b = ls.fit_linear_svm(F[:30], y[:30])
+        np.testing.assert_allclose(w, w_ref, atol=1e-10)
+        np.testing.assert_allclose(b, b_ref, atol=1e-10)
+        support, dual, b = ls.fit_kernel_svm(K[:30, :30], y[:30])
+        ref = SVC(kernel="precomputed", C=1.0).fit(K[:30, :30], y[:30])
+        np.testing.assert_allclose(K[30:, support] @ dual + b, ref.decision_function(K[30:, :30]),
+                                   atol=1e-10)

@@ -96,10 +96,10 @@ class _LongerWindow:
         self.n_channels, self.n_samples = dec.n_channels, n_samples
         self.windows = 0
 
-    def predict_proba(self, window):
-        assert window.shape == (self.n_channels, self.n_samples)
+    def predict_proba(self, X):
+        assert X.shape == (1, self.n_channels, self.n_samples)
         self.windows += 1
-        return self.dec.predict_proba(window[:, -self.dec.n_samples:])
+        return self.dec.predict_proba(X[..., -self.dec.n_samples:])
 
 
 def test_probes_and_compared_decoders_change_no_decision(s007_cyton_bundle):

@@ -132,12 +132,12 @@ def test_int8_agrees_with_fp32_on_held_out_run(stffda_bundle):
 
     ep = load_epochs([S007], window=WINDOW, runs=[12])
     b = open_bundle(path)
-    fp32 = load_decoder(b, "stffda_fp32").predict_proba_batch(ep.X)
+    fp32 = load_decoder(b, "stffda_fp32").predict_proba(ep.X)
     kinds = [("stffda_int8", MAX_DEV_ONNX_INT8)]
     if HAS_LITERT:
         kinds.append(("stffda_tflite_int8", MAX_DEV_TFLITE_INT8))
     for name, bound in kinds:
-        q = load_decoder(b, name).predict_proba_batch(ep.X)
+        q = load_decoder(b, name).predict_proba(ep.X)
         agree = np.mean(q.argmax(1) == fp32.argmax(1))
         assert agree >= MIN_AGREEMENT, (name, agree)
         assert np.max(np.abs(q - fp32)) <= bound, name
@@ -180,7 +180,7 @@ def test_edge_onnx_equals_torch_on_real_windows(stffda_bundle):
     path, trained, _, _ = stffda_bundle
     ep = load_epochs([S007], window=WINDOW, runs=[12])
     dec = load_decoder(open_bundle(path), "stffda_fp32")
-    p_edge = np.stack([dec.predict_proba(w) for w in ep.X])
+    p_edge = dec.predict_proba(ep.X)
     p_torch = predict_proba(trained.net, trained.prep(ep.X))
     assert np.max(np.abs(p_edge - p_torch)) < 1e-4
     assert np.allclose(p_edge.sum(1), 1.0, atol=1e-5)
@@ -212,9 +212,28 @@ def test_brainflow_mlmodel_runs_the_fp32_onnx(stffda_bundle):
         dec = load_decoder(b, "stffda_fp32")
         for w in ep.X[:3]:
             x = dec.prep(w).astype(np.float64).ravel()
-            assert np.allclose(model.predict(x), dec.predict_proba(w), atol=1e-5)
+            assert np.allclose(model.predict(x), dec.predict_proba(w[None])[0], atol=1e-5)
     finally:
         model.release()
+
+
+def test_every_decoder_kind_keeps_the_contract(stffda_bundle):
+    """(n, C, T) -> (n, n_classes) with classes_; a 2-D window is refused."""
+    from edge.bundle import open_bundle
+    from edge.decoders import load_decoder
+    from edge.errors import InputError
+
+    b = open_bundle(stffda_bundle[0])
+    X = np.load(S007)["X"][:3, :, 160:480].astype(float)
+    kinds = set()
+    for name in b.decoder_names:
+        d = load_decoder(b, name)
+        kinds.add(d.kind)
+        assert list(d.classes_) == b.classes
+        assert d.predict_proba(X).shape == (3, len(b.classes))
+        with pytest.raises(InputError, match="expected a batch"):
+            d.predict_proba(X[0])
+    assert {"fgsft", "onnx"} <= kinds
 
 
 def test_edge_decodes_every_kind_without_torch_or_sklearn(stffda_bundle):
@@ -235,7 +254,7 @@ def test_edge_decodes_every_kind_without_torch_or_sklearn(stffda_bundle):
         out = {{}}
         for name in b.decoder_names:
             d = load_decoder(b, name)
-            p = d.predict_proba(w)
+            p = d.predict_proba(w[None])[0]
             out[name] = [d.kind, float(p.sum())]
         assert 'torch' not in sys.modules and 'sklearn' not in sys.modules
         print(json.dumps(out))

@@ -4,6 +4,11 @@ For each of the K ensemble members: extract its spatial-frequency-time segments 
 compute divCSP log-variance features with the stored filters, apply the linear SVM and its Platt
 sigmoid; the K class-1 probabilities are averaged.
 
+N > 2 classes are one-vs-rest: each segment has one set of divCSP filters per class (that class
+against the rest) and each member one SVM + Platt sigmoid per class ("heads"); a member's class
+probabilities are its heads' Platt probabilities normalised to sum 1, and the K members'
+probabilities are averaged. Two classes keep the single binary head.
+
 The exporter's in-memory model is this very class (``export.fgsft`` builds it), so training-time
 and edge-time probabilities come from one piece of code.
 """
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.bundle import Bundle
-from edge.decoders import check_window, register_kind
-from edge.errors import BundleError, InputError
+from edge.decoders.base import check_window, register_kind
+from edge.decoders.spec import DecoderSpec
+from edge.errors import BundleError
 from edge.features import covariances, log_variance_features, sub_covariances
 from edge.filterbank import bandpass
 
@@ -51,14 +57,17 @@ class FGSFTModel:
     segments : ndarray of int, shape (n_segments, 3)
         ``(group, band, window)`` of each segment the ensemble uses.
     filters : list of ndarray, shape (n_group_channels, d)
-        divCSP spatial filters of each segment.
+        divCSP spatial filters, ``n_heads * n_segments`` blocks, head-major: block
+        ``h * n_segments + s`` filters segment ``s`` for head ``h``.
     members : list of ndarray of int
         Indices into ``segments`` whose features each ensemble member concatenates, in order.
     coefs : list of ndarray, shape (n_member_segments * d,)
-        Linear SVM weights of each member.
-    intercepts : ndarray, shape (n_members,)
-    platt : ndarray, shape (n_members, 2)
-        ``(a, b)`` of ``p(class 1) = 1 / (1 + exp(-(a * decision + b)))``.
+        Linear SVM weights, ``n_members * n_heads`` vectors, member-major (``k * n_heads + h``).
+    intercepts : ndarray, shape (n_members * n_heads,)
+    platt : ndarray, shape (n_members * n_heads, 2)
+        ``(a, b)`` of ``p(head class) = 1 / (1 + exp(-(a * decision + b)))``.
+    n_classes : int
+        2 (one binary head: class 1 against class 0) or N > 2 (N one-vs-rest heads).
     """
 
     sfreq: float
@@ -73,35 +82,42 @@ class FGSFTModel:
     coefs: list[np.ndarray]
     intercepts: np.ndarray
     platt: np.ndarray
+    n_classes: int = 2
+
+    @property
+    def n_heads(self) -> int:
+        """Binary classifiers per member: 1 for two classes, else one per class."""
+        return 1 if self.n_classes == 2 else self.n_classes
 
     # -- features -------------------------------------------------------------------------
     def segment_features(self, X: np.ndarray) -> np.ndarray:
-        """divCSP features of every used segment.
+        """divCSP features of every used segment, for every head.
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_samples) or (n_channels, n_samples)
+        X : ndarray, shape (n_trials, n_channels, n_samples)
 
         Returns
         -------
-        ndarray, shape (n_trials, n_segments, d) (or (n_segments, d) for one window)
+        ndarray, shape (n_trials, n_heads, n_segments, d)
         """
-        single = X.ndim == 2
-        X3 = X[None] if single else X
+        n_seg, heads = len(self.segments), range(self.n_heads)
         d = max((f.shape[1] for f in self.filters), default=0)
         # groups smaller than d get fewer filters; their missing features stay 0
-        out = np.zeros((X3.shape[0], len(self.segments), d))
+        out = np.zeros((X.shape[0], self.n_heads, n_seg, d))
         for band, rows, local in self._plan():
             low, high = self.bands[band]
             # only the channels this band's segments use are filtered (rows are independent)
-            xf = bandpass(X3[:, rows], low, high, self.sfreq)
+            xf = bandpass(X[:, rows], low, high, self.sfreq)
             for win, segs in local:
                 start, stop = self.windows[win]
                 cov = covariances(xf[..., start:stop])
                 for s, chans in segs:
-                    out[:, s, : self.filters[s].shape[1]] = log_variance_features(
-                        sub_covariances(cov, chans), self.filters[s])
-        return out[0] if single else out
+                    sub = sub_covariances(cov, chans)
+                    for h in heads:
+                        W = self.filters[h * n_seg + s]
+                        out[:, h, s, : W.shape[1]] = log_variance_features(sub, W)
+        return out
 
     def _plan(self):
         """Per band: the channel rows to filter, and per window the segments with their group's
@@ -126,11 +142,17 @@ class FGSFTModel:
 
     # -- classification -------------------------------------------------------------------
     def decision_functions(self, feats: np.ndarray) -> np.ndarray:
-        """SVM decision value of each member, shape (n_trials, n_members)."""
-        dec = np.empty((feats.shape[0], len(self.members)))
+        """SVM decision values, shape (n_trials, n_members * n_heads), member-major.
+
+        ``feats`` is :meth:`segment_features` output, (n_trials, n_heads, n_segments, d).
+        """
+        H = self.n_heads
+        dec = np.empty((feats.shape[0], len(self.members) * H))
         for k, member in enumerate(self.members):
-            dec[:, k] = feats[:, member].reshape(feats.shape[0], -1) @ self.coefs[k]
-            dec[:, k] += self.intercepts[k]
+            for h in range(H):
+                dec[:, k * H + h] = feats[:, h, member].reshape(feats.shape[0], -1) \
+                    @ self.coefs[k * H + h]
+                dec[:, k * H + h] += self.intercepts[k * H + h]
         return dec
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -138,18 +160,21 @@ class FGSFTModel:
 
         Parameters
         ----------
-        X : ndarray, shape (n_trials, n_channels, n_samples) or (n_channels, n_samples)
+        X : ndarray, shape (n_trials, n_channels, n_samples)
 
         Returns
         -------
-        ndarray, shape (n_trials, 2) (or (2,) for one window)
+        ndarray, shape (n_trials, n_classes)
         """
-        single = X.ndim == 2
-        feats = self.segment_features(X[None] if single else X)
+        if len(X) == 0:
+            return np.zeros((0, self.n_classes))
+        feats = self.segment_features(X)
         z = self.decision_functions(feats) * self.platt[:, 0] + self.platt[:, 1]
-        p1 = np.mean(1.0 / (1.0 + np.exp(-z)), axis=1)
-        proba = np.stack([1.0 - p1, p1], axis=1)
-        return proba[0] if single else proba
+        if self.n_classes == 2:
+            p1 = np.mean(1.0 / (1.0 + np.exp(-z)), axis=1)
+            return np.stack([1.0 - p1, p1], axis=1)
+        p = 1.0 / (1.0 + np.exp(-z.reshape(len(z), len(self.members), self.n_heads)))
+        return np.mean(p / p.sum(axis=2, keepdims=True), axis=1)
 
     # -- (de)serialisation: plain numeric arrays, no pickle --------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -178,10 +203,13 @@ class FGSFTModel:
             "coef_offsets": coef_off,
             "intercepts": np.asarray(self.intercepts, dtype=np.float64),
             "platt": np.asarray(self.platt, dtype=np.float64),
+            "n_classes": np.array(self.n_classes, dtype=np.int64),
         }
 
     @classmethod
     def from_arrays(cls, a: dict[str, np.ndarray]) -> FGSFTModel:
+        """Inverse of :meth:`to_arrays`; arrays without ``n_classes`` (written before FGSFT
+        had more than two classes) are a binary model."""
         n_channels, n_samples, _ = (int(v) for v in a["shape"])
         model = cls(
             sfreq=float(a["sfreq"]),
@@ -197,17 +225,21 @@ class FGSFTModel:
             coefs=_unflatten(a["coefs"], a["coef_offsets"]),
             intercepts=a["intercepts"],
             platt=a["platt"],
+            n_classes=int(a["n_classes"]) if "n_classes" in a else 2,
         )
         model.validate()
         return model
 
     def validate(self) -> None:
         """Check internal consistency; raises ValueError naming the inconsistent array."""
-        n_seg = len(self.segments)
+        n_seg, H = len(self.segments), self.n_heads
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes {self.n_classes}: need at least 2")
         if self.segments.ndim != 2 or self.segments.shape[1] != 3:
             raise ValueError("segments must be (n, 3)")
-        if len(self.filters) != n_seg:
-            raise ValueError(f"{len(self.filters)} filter blocks for {n_seg} segments")
+        if len(self.filters) != n_seg * H:
+            raise ValueError(f"{len(self.filters)} filter blocks for {n_seg} segments x {H} "
+                             "heads")
         g, b, w = self.segments.T
         if g.max(initial=0) >= len(self.groups) or b.max(initial=0) >= len(self.bands) or \
                 w.max(initial=0) >= len(self.windows):
@@ -215,18 +247,19 @@ class FGSFTModel:
         if np.any(self.windows < 0) or np.any(self.windows > self.n_samples):
             raise ValueError("windows outside the input window")
         for s, (gi, *_rest) in enumerate(self.segments):
-            if self.filters[s].shape[0] != len(self.groups[gi]):
+            if any(self.filters[h * n_seg + s].shape[0] != len(self.groups[gi]) for h in range(H)):
                 raise ValueError(f"filters of segment {s} do not match its electrode group")
             if np.any(self.groups[gi] >= self.n_channels) or np.any(self.groups[gi] < 0):
                 raise ValueError(f"electrode group {gi} indexes a channel outside the window")
         d = max((f.shape[1] for f in self.filters), default=0)
-        if not (len(self.members) == len(self.coefs) == len(self.intercepts) == len(self.platt)):
+        n_clf = len(self.members) * H
+        if not (len(self.coefs) == len(self.intercepts) == len(self.platt) == n_clf):
             raise ValueError("ensemble member arrays differ in length")
         for k, member in enumerate(self.members):
             if member.size == 0 or member.max() >= n_seg or member.min() < 0:
                 raise ValueError(f"ensemble member {k} indexes an unknown segment")
-            if len(self.coefs[k]) != len(member) * d:
-                raise ValueError(f"ensemble member {k}: {len(self.coefs[k])} weights for "
+            if any(len(self.coefs[k * H + h]) != len(member) * d for h in range(H)):
+                raise ValueError(f"ensemble member {k}: weights do not match its "
                                  f"{len(member) * d} features")
         for arr in (self.filters, self.coefs):
             if not all(np.all(np.isfinite(x)) for x in arr):
@@ -242,14 +275,21 @@ class FGSFTDecoder:
     def __init__(self, name: str, model: FGSFTModel, classes: list[str], tmin: float):
         self.name = name
         self.model = model
-        self.classes = classes
+        self.classes_ = list(classes)
         self.n_channels = model.n_channels
         self.n_samples = model.n_samples
         self.tmin = tmin
 
+    @property
+    def classes(self) -> list[str]:
+        """The class names (``classes_``), as the runtime loop reads them."""
+        return self.classes_
+
     @classmethod
-    def from_bundle(cls, bundle: Bundle, name: str, spec: dict) -> FGSFTDecoder:
-        member = spec["arrays"]
+    def from_bundle(cls, bundle: Bundle, name: str, spec: DecoderSpec) -> FGSFTDecoder:
+        member = spec.arrays
+        if member is None:
+            raise BundleError(f"{bundle.path}: decoder {name}: spec has no 'arrays' member")
         try:
             model = FGSFTModel.from_arrays(bundle.load_arrays(member))
         except (KeyError, ValueError, TypeError) as exc:
@@ -261,16 +301,12 @@ class FGSFTDecoder:
         if not np.isclose(model.sfreq, bundle.sfreq):
             raise BundleError(f"{bundle.path}: member {member}: {model.sfreq} Hz, manifest says "
                               f"{bundle.sfreq} Hz")
-        return cls(name, model, bundle.classes, float(spec["window"]["tmin"]))
+        if model.n_classes != len(bundle.classes):
+            raise BundleError(f"{bundle.path}: member {member}: {model.n_classes} classes, "
+                              f"manifest lists {len(bundle.classes)}")
+        return cls(name, model, bundle.classes, spec.window.tmin)
 
-    def predict_proba(self, window: np.ndarray) -> np.ndarray:
-        """Probabilities for one window (n_channels, n_samples) -> (2,)."""
-        X = check_window(window, self.n_channels, self.n_samples, self.name)
-        if X.ndim != 2:
-            raise InputError(f"decoder {self.name}: predict_proba takes one 2-D window")
-        return self.model.predict_proba(X)
-
-    def predict_proba_batch(self, X: np.ndarray) -> np.ndarray:
-        """Probabilities for windows (n, n_channels, n_samples) -> (n, 2)."""
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, (n_windows, n_channels, n_samples) -> (n_windows, n_classes)."""
         X = check_window(X, self.n_channels, self.n_samples, self.name)
-        return self.model.predict_proba(X if X.ndim == 3 else X[None])
+        return self.model.predict_proba(X)

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from edge.bundle import Bundle
-from edge.decoders import register_kind
-from edge.decoders.onnx_decoder import NeuralDecoder, default_threads
+from edge.decoders.base import register_kind
+from edge.decoders.neural import NeuralDecoder, NeuralSpec, default_threads
+from edge.decoders.spec import DecoderSpec
 from edge.errors import BundleError
 from edge.preprocessing import Preprocessing
 
@@ -102,11 +103,11 @@ class TFLiteDecoder(NeuralDecoder):
         self.interpreter = self.runner.package
 
     @classmethod
-    def from_bundle(cls, bundle: Bundle, name: str, spec: dict[str, Any],
+    def from_bundle(cls, bundle: Bundle, name: str, spec: DecoderSpec,
                     threads: int | None = None) -> TFLiteDecoder:
-        p = cls._parse(bundle, name, spec)
-        return cls(name, p["classes"], p["prep"], p["n_channels"], p["n_samples"], p["tmin"],
-                   p["path"], threads=threads or default_threads())
+        p = NeuralSpec.resolve(bundle, name, spec)
+        return cls(name, p.classes, p.prep, p.n_channels, p.n_samples, p.tmin, p.model,
+                   threads=threads or default_threads())
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.runner(x)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.decoders.spec import DecoderSpec, WindowSpec
 from export.bundle_writer import BundleWriter
 from export.data import EpochSet, file_sha256
 from export.stffda.onnx_export import INPUT_NAME, OUTPUT_NAME, export_onnx, onnx_io
@@ -142,6 +143,46 @@ def _calib_and_check(trained: Trained, ep_wide: EpochSet, n_samples: int, tc: Tr
     return calib, data.windows[is_val], data.y[is_val]
 
 
+def _stffda_spec(m: dict[str, Any], member: str, window: tuple[float, float], cfg: Any,
+                 tc: TrainConfig, prep: dict[str, Any], hist: dict[str, Any],
+                 class_names: list[str]) -> dict[str, Any]:
+    """The manifest entry of one exported model (a :class:`DecoderSpec`, as JSON)."""
+    ext = "tflite" if m["kind"] == "tflite" else "onnx"
+    extra: dict[str, Any] = {
+        "input": {
+            "name": m["io"].get("input_name", INPUT_NAME if ext == "onnx" else "args_0"),
+            "shape": m["io"].get("input_shape"),
+            "dtype": m["io"].get("input_dtype", "float32"),
+            "layout": "(1, channels in the bundle's order, samples at the bundle's rate)",
+            "values": "the window after `preprocessing` (not raw µV)",
+        },
+        "output": {"name": m["io"].get("output_name", OUTPUT_NAME),
+                   "shape": [1, len(class_names)],
+                   "meaning": "softmax probabilities in the bundle's class order"},
+        "quantization": m["quantization"],
+        "fp32_vs_int8": m["fp32_vs_int8"],
+        "model_bytes": len(m["bytes"]),
+    }
+    if "torch_vs_onnx" in m:  # the fp32 model
+        extra["torch_vs_onnx"] = m["torch_vs_onnx"]
+        extra["brainflow"] = {
+            "loads_in_MLModel": True, "opset": m["io"]["opset"],
+            "ir_version": m["io"]["ir_version"],
+            "usage": "BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED, "
+                     "BrainFlowClassifiers.ONNX_CLASSIFIER); file = this member; "
+                     f"output_name = '{OUTPUT_NAME}'; predict(preprocessed window .ravel()) "
+                     "returns the class probabilities",
+        }
+    return DecoderSpec(
+        kind=m["kind"], members=(member,), model=member,
+        window=WindowSpec(float(window[0]), float(window[1]), cfg.n_samples),
+        preprocessing=prep,
+        params={"model": "STFF-DA (CNN + LSTM + additive temporal attention)",
+                "architecture": cfg.to_dict(), "training": tc.to_dict(), "history": hist},
+        extra=extra,
+    ).to_dict()
+
+
 def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: EpochSet,
                  window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
                  tflite_scheme: str = "dynamic_wi8_afp32",
@@ -176,40 +217,8 @@ def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: Epo
         name = f"{prefix}_{suffix}"
         ext = "tflite" if m["kind"] == "tflite" else "onnx"
         member = writer.add_member(f"{name}.{ext}", m["bytes"])
-        spec = {
-            "kind": m["kind"],
-            "members": [member],
-            "model": member,
-            "window": {"tmin": float(window[0]), "tmax": float(window[1]),
-                       "n_samples": cfg.n_samples},
-            "preprocessing": trained.prep.to_dict(),
-            "input": {
-                "name": m["io"].get("input_name", INPUT_NAME if ext == "onnx" else "args_0"),
-                "shape": m["io"].get("input_shape"),
-                "dtype": m["io"].get("input_dtype", "float32"),
-                "layout": "(1, channels in the bundle's order, samples at the bundle's rate)",
-                "values": "the window after `preprocessing` (not raw µV)",
-            },
-            "output": {"name": m["io"].get("output_name", OUTPUT_NAME),
-                       "shape": [1, len(ep_wide.class_names)],
-                       "meaning": "softmax probabilities in the bundle's class order"},
-            "params": {"model": "STFF-DA (CNN + LSTM + additive temporal attention)",
-                       "architecture": cfg.to_dict(), "training": tc.to_dict(),
-                       "history": hist},
-            "quantization": m["quantization"],
-            "fp32_vs_int8": m["fp32_vs_int8"],
-            "model_bytes": len(m["bytes"]),
-        }
-        if suffix == "fp32":
-            spec["torch_vs_onnx"] = m["torch_vs_onnx"]
-            spec["brainflow"] = {
-                "loads_in_MLModel": True, "opset": m["io"]["opset"],
-                "ir_version": m["io"]["ir_version"],
-                "usage": "BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED, "
-                         "BrainFlowClassifiers.ONNX_CLASSIFIER); file = this member; "
-                         f"output_name = '{OUTPUT_NAME}'; predict(preprocessed window .ravel()) "
-                         "returns the class probabilities",
-            }
+        spec = _stffda_spec(m, member, window, cfg, tc, trained.prep.to_dict(), hist,
+                            ep_wide.class_names)
         writer.add_decoder(name, spec, base_prov)
         summary[name] = {"kind": m["kind"], "bytes": len(m["bytes"]),
                          "quantization": m["quantization"].get("scheme"),
