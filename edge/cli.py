@@ -38,7 +38,7 @@ from edge.cli_args import (
     loop_config,
 )
 from edge.cli_main import run_command
-from edge.decoders import load_decoder
+from edge.decoders import decoder_spec, load_decoder
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -47,9 +47,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     decoders = {}
     for name in bundle.decoder_names:
         dec = load_decoder(bundle, name)
-        spec = bundle.decoder_spec(name)
         decoders[name] = {"kind": dec.kind, "n_channels": dec.n_channels,
-                          "n_samples": dec.n_samples, "window": spec["window"]}
+                          "n_samples": dec.n_samples,
+                          "window": decoder_spec(bundle, name).window.to_dict()}
     if args.json:
         print(json.dumps({"ok": True, "bundle": str(args.bundle),
                           "schema_version": bundle.manifest["schema_version"],

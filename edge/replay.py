@@ -13,7 +13,7 @@ import numpy as np
 
 from edge.bundle import open_bundle
 from edge.decision import DecisionOutput
-from edge.decoders import load_decoder
+from edge.decoders import decoder_spec, load_decoder
 from edge.errors import InputError
 from edge.loop import LoopConfig, Runtime
 from edge.recording import ContinuousRecording, event_labels, load_continuous
@@ -92,14 +92,14 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
     cfg = LoopConfig(hop_s=base.hop_s, poll_s=0.0, realtime=False, stop_on_end=True,
                      decision=base.decision, quality=base.quality)
     names = decoders or bundle.decoder_names
-    longest = max(float(bundle.decoder_spec(n)["window"]["tmax"]) -
-                  float(bundle.decoder_spec(n)["window"]["tmin"]) for n in names)
+    longest = max(decoder_spec(bundle, n).window.tmax - decoder_spec(bundle, n).window.tmin
+                  for n in names)
     recs = [_replayable(load_continuous(path), bundle.classes, longest) for path in recordings]
     results: dict[str, dict[str, object]] = {}
     for name in names:
         dec = load_decoder(bundle, name)
-        window = bundle.decoder_spec(name)["window"]
-        tmin, tmax = float(window["tmin"]), float(window["tmax"])
+        window = decoder_spec(bundle, name).window
+        tmin, tmax = window.tmin, window.tmax
         per_file = []
         for path, rec in zip(recordings, recs, strict=True):
             source = RecordingSource(rec, bundle.channels, bundle.sfreq,

@@ -171,14 +171,14 @@ def _print_summary(summary: dict) -> None:
 def _summarise(bundle: Path, host_log: Path, device_log: Path,
                offline: dict[str, dict]) -> dict[str, object]:
     from edge.bundle import open_bundle
+    from edge.decoders import decoder_spec
 
     b = open_bundle(bundle)
-    window = b.decoder_spec("fgsft")["window"]
+    window = decoder_spec(b, "fgsft").window
     host = [json.loads(x) for x in host_log.read_text().splitlines() if x.strip()]
     records = records_from_jsonl(host)
     rec = load_continuous(HELD_OUT)
-    live = score_decisions(records, rec, b.classes, float(window["tmin"]),
-                           float(window["tmax"]), 0.125)
+    live = score_decisions(records, rec, b.classes, window.tmin, window.tmax, 0.125)
     decode = sorted(float(h["decode_ms"]) for h in host if "decode_ms" in h)
     live["decode_ms_median"] = decode[len(decode) // 2] if decode else float("nan")
     dev = [json.loads(x) for x in device_log.read_text().splitlines() if x.endswith("}")]

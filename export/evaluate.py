@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge.bundle import open_bundle
-from edge.decoders import load_decoder
+from edge.decoders import decoder_spec, load_decoder
 from export.data import load_epochs
 from export.metrics import summarize
 
@@ -35,10 +35,10 @@ def evaluate_bundle(
     out: dict[str, dict[str, object]] = {}
     for name in decoders or bundle.decoder_names:
         dec = load_decoder(bundle, name)
-        window = bundle.decoder_spec(name)["window"]
+        window = decoder_spec(bundle, name).window
         ep = load_epochs(
             data, channels=bundle.channels, classes=bundle.classes,
-            window=(float(window["tmin"]), float(window["tmax"])), sfreq=bundle.sfreq,
+            window=(window.tmin, window.tmax), sfreq=bundle.sfreq,
             runs=runs, event_map=event_map,
         )
         proba = dec.predict_proba(ep.X)

@@ -13,7 +13,14 @@ module itself cannot be imported.
 from __future__ import annotations
 
 from edge.decoders import fgsft, onnx_decoder  # noqa: F401  (register their kinds)
-from edge.decoders.base import Decoder, check_window, kinds, load_decoder, register_kind
+from edge.decoders.base import (
+    Decoder,
+    check_window,
+    decoder_spec,
+    kinds,
+    load_decoder,
+    register_kind,
+)
 from edge.decoders.spec import DecoderSpec, WindowSpec
 
 try:
@@ -21,5 +28,5 @@ try:
 except ImportError:  # pragma: no cover - fail soft: only TFLite bundles need it
     pass
 
-__all__ = ["Decoder", "DecoderSpec", "WindowSpec", "check_window", "kinds", "load_decoder",
-           "register_kind"]
+__all__ = ["Decoder", "DecoderSpec", "WindowSpec", "check_window", "decoder_spec", "kinds",
+           "load_decoder", "register_kind"]

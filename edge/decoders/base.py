@@ -21,7 +21,7 @@ from edge.bundle import Bundle
 from edge.decoders.spec import DecoderSpec
 from edge.errors import BundleError, InputError
 
-__all__ = ["Decoder", "check_window", "load_decoder", "register_kind", "kinds"]
+__all__ = ["decoder_spec", "Decoder", "check_window", "load_decoder", "register_kind", "kinds"]
 
 
 class Decoder(Protocol):
@@ -83,6 +83,11 @@ def kinds() -> list[str]:
     return sorted(_KINDS)
 
 
+def decoder_spec(bundle: Bundle, name: str) -> DecoderSpec:
+    """The typed spec of decoder ``name`` of a verified bundle (BundleError if incomplete)."""
+    return DecoderSpec.from_dict(bundle.decoder_spec(name), f"{bundle.path}: decoder {name}")
+
+
 def load_decoder(bundle: Bundle, name: str) -> Decoder:
     """Build the decoder ``name`` of a verified bundle.
 
@@ -91,7 +96,7 @@ def load_decoder(bundle: Bundle, name: str) -> Decoder:
     BundleError
         If the decoder's spec is incomplete or its kind unknown to this runtime.
     """
-    spec = DecoderSpec.from_dict(bundle.decoder_spec(name), f"{bundle.path}: decoder {name}")
+    spec = decoder_spec(bundle, name)
     if spec.kind not in _KINDS:
         raise BundleError(
             f"{bundle.path}: decoder {name}: unknown kind {spec.kind!r} (this runtime knows "

@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from export.train_fgsft import train_fgsft, write_fgsft
 
     progress = progress_printer(args.quiet)
+    if args.classes is not None and len(args.classes) < 2:
+        raise DataError(f"--classes {' '.join(args.classes)}: name at least two classes")
     if args.grid not in GRIDS:
         raise DataError(f"--grid {args.grid}: choose from {', '.join(GRIDS)}")
     ep = load_epochs(args.data, channels=args.channels, classes=args.classes,
@@ -84,7 +86,9 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="analysed epoch relative to the cue, s (default 0.5 2.5; the paper also "
                         "uses 0 1.5)")
     p.add_argument("--channels", nargs="+", help="electrodes to use, by name (default: all)")
-    p.add_argument("--classes", nargs=2, help="the two classes, by name (default: the file's)")
+    p.add_argument("--classes", nargs="+",
+                   help="two or more classes, by name (default: the file's); more than two "
+                        "train one-vs-rest heads")
     p.add_argument("--sfreq", type=positive_float, help="resample to this rate first (Hz)")
     p.add_argument("--grid", default="paper", help="segment grid: paper (default) or fast")
     p.add_argument("--lam", type=non_negative_float, default=0.1,
