@@ -2,8 +2,10 @@
 
 Every console script (``mi-edge``, ``mi-export``, ``mi-bridge``) runs its command through
 :func:`run_command`: a user-caused :class:`edge.errors.MiEdgeError` prints ``PROG: error: ...``
-and returns its ``exit_code``; an unexpected exception (a bug) prints one line and returns
-:data:`edge.errors.INTERNAL_ERROR` unless ``verbose`` asks for the traceback; Ctrl-C returns 130.
+and returns its ``exit_code``; an ``OSError`` (a port or file that cannot be opened, pyserial's
+``SerialException`` included) returns :data:`edge.errors.OUTPUT_ERROR`; an unexpected exception
+(a bug) prints one line and returns :data:`edge.errors.INTERNAL_ERROR` unless ``verbose`` asks
+for the traceback; Ctrl-C returns 130.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from edge.errors import INTERNAL_ERROR, MiEdgeError
+from edge.errors import INTERNAL_ERROR, OUTPUT_ERROR, MiEdgeError
 
 __all__ = ["run_command"]
 
@@ -33,6 +35,9 @@ def run_command(prog: str, func: Callable[[Any], int], args: Any, *, verbose: bo
     except user_errors as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a port or file that cannot be opened or written (pyserial's too)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return OUTPUT_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130

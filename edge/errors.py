@@ -32,5 +32,8 @@ class UsageError(MiEdgeError):
     exit_code = 2
 
 
+#: Exit code of a port or file that cannot be opened or written (as :class:`edge.sinks.SinkError`).
+OUTPUT_ERROR = 6
+
 #: Exit code of an unexpected exception: a bug, reported in one line (``-v`` for the traceback).
 INTERNAL_ERROR = 70

@@ -14,6 +14,8 @@ import signal
 import sys
 import time
 
+from edge.argtypes import non_negative_int, positive_float, positive_int
+from edge.cli_main import run_command
 from firmware_bridge import cbuild, vectorgen
 from firmware_bridge.ascii_mode import AsciiEncoder
 from firmware_bridge.emulator import Emulator, format_record
@@ -32,6 +34,44 @@ protocol: firmware_bridge/PROTOCOL.md. Arduino sketch: firmware_bridge/c/example
 """
 
 
+def _key(text: str) -> bytes:
+    """argparse type: a 16-byte MAC key as 32 hex digits."""
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected 32 hex digits (a 16-byte key)")
+    return key
+
+
+def _class_hash(text: str) -> int:
+    """argparse type: a 32-bit class hash, decimal or 0x-hex; 0 accepts any model."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a 32-bit number such as "
+                                         "0xe375b408 (0 = any)")
+    return value
+
+
+def _timeout_ms(text: str) -> int:
+    """argparse type: the receiver timeout, 1..65535 ms (a u16 on the device)."""
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text}: expected 1..65535 ms")
+    return value
+
+
+def _class_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not names or any(not n for n in names):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated class names")
+    return names
+
+
 def _emulate(args: argparse.Namespace) -> int:
     log_file = open(args.json_log, "w", encoding="utf-8") if args.json_log else None
 
@@ -44,11 +84,11 @@ def _emulate(args: argparse.Namespace) -> int:
         baud=args.baud,
         heartbeat_timeout_ms=args.heartbeat_timeout_ms,
         ascii_mode=args.ascii,
-        labels=args.labels.split(",") if args.labels else None,
+        labels=args.labels,
         json_log=log_file,
         on_record=show,
-        class_hash=int(args.class_hash, 0),
-        key=bytes.fromhex(args.key) if args.key else None,
+        class_hash=args.class_hash,
+        key=args.key,
         read_bytes_per_s=args.read_bytes_per_s,
     )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -77,7 +117,7 @@ def _emulate(args: argparse.Namespace) -> int:
 def _send(args: argparse.Namespace) -> int:
     import serial
 
-    names = args.classes.split(",")
+    names = args.classes
     period = 1.0 / args.rate
     with serial.serial_for_url(args.port, baudrate=args.baud) as port:
         if args.ascii:
@@ -88,7 +128,7 @@ def _send(args: argparse.Namespace) -> int:
                 time.sleep(period)
             port.write(enc_a.stop())
         else:
-            enc = FrameEncoder(key=bytes.fromhex(args.key) if args.key else None)
+            enc = FrameEncoder(key=args.key)
             port.write(DELIMITER + enc.hello(names, args.rate))
             for i in range(args.decisions):
                 port.write(enc.decision(i % len(names), 0.9))
@@ -149,24 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     emu.add_argument("--port", dest="port", help="serial port to read instead of a new pty")
-    emu.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    emu.add_argument("--baud", type=positive_int, default=115200, help="baud rate (default 115200)")
     emu.add_argument(
         "--heartbeat-timeout-ms",
-        type=int,
+        type=_timeout_ms,
         default=500,
         help="silence before the safe state, and life of a command (default 500)",
     )
     emu.add_argument("--json-log", metavar="FILE", help="write one JSON record per line")
     emu.add_argument("--ascii", action="store_true", help="expect ASCII lines (`L 0.87`)")
-    emu.add_argument("--labels", help="ASCII mode: comma-separated label per class, e.g. L,R")
-    emu.add_argument("--duration", type=float, help="stop after this many seconds")
+    emu.add_argument("--labels", type=_class_names,
+                     help="ASCII mode: comma-separated label per class, e.g. L,R")
+    emu.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     emu.add_argument(
-        "--class-hash", default="0",
+        "--class-hash", type=_class_hash, default=0,
         help="class hash the device was built for (e.g. 0xe375b408 for left,right); 0 = any",
     )
-    emu.add_argument("--key", help="MAC key, 32 hex digits: frames must be authenticated")
+    emu.add_argument("--key", type=_key,
+                     help="MAC key, 32 hex digits: frames must be authenticated")
     emu.add_argument(
-        "--read-bytes-per-s", type=float, help="read slowly, like a busy device (testing)"
+        "--read-bytes-per-s", type=positive_float, help="read slowly, like a busy device (testing)"
     )
     emu.add_argument("-q", "--quiet", action="store_true", help="print only the port path")
     emu.set_defaults(func=_emulate)
@@ -177,13 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="HELLO, N decisions cycling through the classes, optional FAULT, STOP x3.",
     )
     send.add_argument("--port", required=True, help="serial port (e.g. the emulator's pty)")
-    send.add_argument("--baud", type=int, default=115200)
-    send.add_argument("--classes", default="left,right", help="comma-separated class names")
-    send.add_argument("--rate", type=float, default=4.0, help="decisions per second")
-    send.add_argument("--decisions", type=int, default=8)
+    send.add_argument("--baud", type=positive_int, default=115200)
+    send.add_argument("--classes", type=_class_names, default=["left", "right"],
+                      help="comma-separated class names")
+    send.add_argument("--rate", type=positive_float, default=4.0, help="decisions per second")
+    send.add_argument("--decisions", type=non_negative_int, default=8)
     send.add_argument("--fault", action="store_true", help="send FAULT(board_lost) before STOP")
     send.add_argument("--ascii", action="store_true", help="ASCII mode instead of frames")
-    send.add_argument("--key", help="MAC key, 32 hex digits (binary mode)")
+    send.add_argument("--key", type=_key, help="MAC key, 32 hex digits (binary mode)")
     send.set_defaults(func=_send)
 
     vec = sub.add_parser(
@@ -210,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args)
+    return run_command("mi-bridge", args.func, args, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def bundle(s007_fast_bundle, tmp_path):
     return dst
 
 
-X = np.random.default_rng(1).standard_normal((64, 320)) * 10.0
+X = np.random.default_rng(1).standard_normal((1, 64, 320)) * 10.0  # a batch of one window
 
 
 def _proba(path, name="fgsft"):

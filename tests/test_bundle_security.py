@@ -354,12 +354,12 @@ def test_load_arrays_with_keys_and_lazily(bundle):
 def test_member_replaced_after_verification_is_not_loaded(bundle):
     b = open_bundle(bundle)
     x = _window()
-    expected = load_decoder(open_bundle(bundle), "fgsft").predict_proba(x)
+    expected = load_decoder(open_bundle(bundle), "fgsft").predict_proba(x[None])
     f = bundle / "fgsft.npz"
     arrays = dict(np.load(f))
     arrays["coefs"] = -arrays["coefs"]
     np.savez(f, **arrays)  # swapped between verification and loading
-    got = load_decoder(b, "fgsft").predict_proba(x)
+    got = load_decoder(b, "fgsft").predict_proba(x[None])
     np.testing.assert_allclose(got, expected)
     assert sha256_bytes(b.member_bytes("fgsft.npz")) == b.manifest["members"]["fgsft.npz"]["sha256"]
 
