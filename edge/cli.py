@@ -71,14 +71,17 @@ def _pick_decoder(bundle, name: str | None):
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
-    from edge.sinks import open_sinks
+    from edge.sinks import SerialSink, open_sinks, read_link_key
 
+    if args.link_key and args.ascii:
+        raise MiEdgeError("--link-key: ASCII lines carry no MAC; drop --ascii or the key")
+    key = read_link_key(args.link_key) if args.link_key else None
     bundle = open_bundle(args.bundle)
     decoder = _pick_decoder(bundle, args.decoder)
     board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
-                       heartbeat_ms=args.heartbeat_ms)
+                       heartbeat_ms=args.heartbeat_ms, link_key=key)
     runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks,
                       loop_config(args, realtime=True))
 
@@ -96,8 +99,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
                "bad_windows": stats.bad_windows, "lost_samples": stats.lost_samples,
-               "skipped_hops": stats.skipped_hops,
+               "skipped_hops": stats.skipped_hops, "evidence_resets": stats.evidence_resets,
                "decode_ms_median": round(stats.decode_s.median_ms() or 0.0, 2)}
+    for serial in (s for s in sinks if isinstance(s, SerialSink)):
+        link = serial.link  # what the link did about a device that did not keep up
+        summary.update({"link_flushes": link.flushes, "bytes_flushed": link.bytes_flushed,
+                        "commands_held": link.commands_held,
+                        "hellos_resent": link.hellos_resent, "max_backlog": link.max_backlog,
+                        "frames_lost": link.write_failures})
     print("mi-edge: stopped; " + ", ".join(f"{k} {v}" for k, v in summary.items()),
           file=sys.stderr, flush=True)
     return 0
@@ -241,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
   mi-bridge emulate &            # prints a port such as /dev/pts/5
   mi-edge run S007.mibundle --board playback --file run12.csv --master-board cyton \\
       --out serial:/dev/pts/5 --out jsonl:decisions.jsonl
+  # a radio link: every frame carries a MAC under a pre-shared key (the device has it too)
+  head -c 16 /dev/urandom | xxd -p > link.key
+  mi-edge run S007.mibundle --board cyton --serial-port /dev/openbci \\
+      --out serial:/dev/rfcomm0 --link-key link.key
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
   mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
     p.add_argument("bundle", type=Path)
@@ -253,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--baud", type=int, default=115200, help="serial baud rate (115200)")
     g.add_argument("--heartbeat-ms", type=int, default=250,
                    help="HEARTBEAT after this much idle time; announced in HELLO (250)")
+    g.add_argument("--link-key", metavar="FILE",
+                   help="serial: authenticate every frame with SipHash-2-4 (PROTOCOL.md 7) "
+                        "under the 16-byte key in FILE (32 hex digits or 16 raw bytes; the "
+                        "device needs the same key). For links that are not a wire (radio, "
+                        "Bluetooth serial)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.set_defaults(func=cmd_run)
 

@@ -19,12 +19,23 @@ reads that master (FIONREAD) and discards from it (TCIFLUSH): what ``out_waiting
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
 import time
+import tty
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import S007_R12
+from conftest import REPO, S007_R12
 
 from edge.bundle import open_bundle
 from edge.decision import DecisionConfig, DecisionState
@@ -32,8 +43,9 @@ from edge.decoders import load_decoder
 from edge.loop import LoopConfig, Runtime
 from edge.recording import load_continuous
 from edge.replay import RecordingSource
-from edge.sinks import NullSink
+from edge.sinks import NullSink, SerialSink
 from edge.source import Chunk
+from firmware_bridge.frames import DELIMITER
 
 TIMEOUT_MS = 300
 HERE = Path(__file__).resolve().parent
@@ -97,3 +109,169 @@ def test_no_decision_from_a_dwell_run_started_before_a_gap(s007_fast_bundle, mod
     assert DecisionState.DECISION.value not in first_after
     assert stats.evidence_resets >= source.n_gaps
     assert stats.decisions > 0  # and decisions resume after each gap
+
+
+# -- the runtime and the emulator over a pty ---------------------------------------------------
+
+
+class _PtyMaster:
+    """The device end of a pty pair, kept here: FIONREAD on it is the host's transmit backlog,
+    TCIFLUSH discards it (a :class:`edge.sinks.TransmitQueue`). The slave stays open so the test
+    can also write to the device (a recording, injected)."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.port = os.ttyname(self.slave)
+
+    def pending(self) -> int:
+        return struct.unpack("i", fcntl.ioctl(self.master, termios.FIONREAD, b"\0" * 4))[0]
+
+    def discard(self) -> None:
+        termios.tcflush(self.master, termios.TCIFLUSH)
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.endswith("}")]
+
+
+@contextlib.contextmanager
+def _emulator(tmp_path, *extra: str, pty: _PtyMaster | None = None):
+    """``emulator_on_fd.py`` on ``pty``'s master (yields the process, the pty, the log)."""
+    pty = pty or _PtyMaster()
+    log = tmp_path / f"device{len(list(tmp_path.glob('device*')))}.jsonl"
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "emulator_on_fd.py"), str(pty.master), pty.port, str(log),
+         "--timeout-ms", str(TIMEOUT_MS), *extra],
+        pass_fds=[pty.master], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc, pty, log
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        pty.close()
+
+
+class _Live(RecordingSource):
+    """S007 run 12 as a board delivers it: the samples whose time has come (the first window
+    is there at once)."""
+
+    def __init__(self, bundle, n_window: int):
+        super().__init__(load_continuous(S007_R12), bundle.channels, bundle.sfreq, 20)
+        self.lead = n_window
+
+    def start(self):
+        super().start()
+        self.t0 = time.monotonic()
+
+    def read(self):
+        due = self.lead + int((time.monotonic() - self.t0) * self.sfreq)
+        self.chunk = max(0, min(due, self.data.shape[1]) - self.pos)
+        return super().read()
+
+
+def _live_runtime(bundle_path, sink, hop_s=0.125):
+    bundle = open_bundle(bundle_path)
+    dec = load_decoder(bundle, "fgsft")
+    config = LoopConfig(hop_s=hop_s, realtime=True, poll_s=0.01,
+                        decision=DecisionConfig(threshold=0.55, dwell=1, refractory_s=0.0))
+    return Runtime(dec, bundle.channels, bundle.sfreq, _Live(bundle, dec.n_samples), [sink],
+                   config)
+
+
+def _ages(records, types=("DECISION",), commands_only=True) -> list[int]:
+    """True age (ms, this machine's monotonic clock) of every frame the device acted on."""
+    return [(r["mono_ms"] - r["timestamp_ms"]) % 2**32 for r in records
+            if r["event"] == "frame" and r["type"] in types and r["outcome"] == "used"
+            and not (commands_only and r.get("flags"))]
+
+
+def _outcomes(records) -> dict[str, int]:
+    got = [r["outcome"] for r in records if r["event"] == "frame"]
+    return {o: got.count(o) for o in sorted(set(got))}
+
+
+def test_frozen_device_acts_on_no_stale_command(s007_fast_bundle, tmp_path):
+    """SIGSTOP the emulator for 5x its timeout while the runtime keeps deciding."""
+    path, _, _ = s007_fast_bundle
+    with _emulator(tmp_path) as (proc, pty, log):
+        sink = SerialSink(pty.port, heartbeat_ms=100, queue=pty)
+        rt = _live_runtime(path, sink)
+        runner = threading.Thread(target=rt.run, kwargs={"duration_s": 4.5})
+        runner.start()
+        time.sleep(1.5)
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(5 * TIMEOUT_MS / 1000)
+        os.kill(proc.pid, signal.SIGCONT)
+        runner.join(timeout=30)
+        time.sleep(0.3)
+    records = _records(log)
+    ages = _ages(records)
+    print(f"frozen: outcomes {_outcomes(records)}, {sink.link}, oldest command acted on "
+          f"{max(ages)} ms, decisions {rt.stats.decisions}")
+    assert sink.link.commands_held >= 1 and sink.link.hellos_resent >= 1
+    assert ages and max(ages) <= TIMEOUT_MS
+    timeout = next(i for i, r in enumerate(records) if r.get("reason") == "timeout")
+    # after the freeze: a new session, and commands again
+    assert any(r.get("type") == "HELLO" and r["outcome"] == "hello" for r in records[timeout:])
+    assert _ages(records[timeout:])
+
+
+@pytest.mark.parametrize("host_check", [True, False], ids=["backlog-check", "no-check"])
+def test_slow_device_acts_on_no_stale_command(s007_fast_bundle, tmp_path, host_check):
+    """A device reading 128 B/s: 8 decisions/s (192 B/s) cannot all reach it in time."""
+    path, _, _ = s007_fast_bundle
+    with _emulator(tmp_path, "--read-bytes-per-s", "128") as (_, pty, log):
+        sink = SerialSink(pty.port, heartbeat_ms=100, queue=pty if host_check else None)
+        rt = _live_runtime(path, sink)
+        rt.run(duration_s=4.0)
+        time.sleep(0.5 if host_check else 1.0)
+    records = _records(log)
+    ages = _ages(records)
+    hellos = [(r["mono_ms"] - r["timestamp_ms"]) % 2**32 for r in records
+              if r.get("type") == "HELLO"]
+    print(f"slow ({'with' if host_check else 'without'} the host backlog check): outcomes "
+          f"{_outcomes(records)}, {sink.link}, commands acted on at {ages} ms, HELLOs "
+          f"arrived {hellos} ms after writing")
+    if host_check:
+        assert max(ages, default=0) <= TIMEOUT_MS
+        assert sink.link.commands_held >= 1
+
+
+def test_more_than_one_message_pending_is_discarded_and_the_state_restated():
+    """200 bytes the device has not read (here: written by the test into the link): the next
+    command is not queued behind them; they are discarded, and a delimiter + HOLD restate."""
+    from edge.decision import DecisionOutput
+    from edge.run_state import RunStateMachine, Session
+    from firmware_bridge import FrameDecoder
+
+    pty = _PtyMaster()
+    try:
+        sink = SerialSink(pty.port, heartbeat_ms=100, queue=pty)
+        run = RunStateMachine([sink])
+        sink.start(Session(("left", "right"), 8.0), run)
+        run.link()
+        os.read(pty.master, 4096)  # the device took the HELLO
+        os.write(pty.slave, b"\x55" * 200)  # and then stopped reading
+        sink.emit(DecisionOutput(DecisionState.DECISION, 1, 0.9, np.array([0.1, 0.9])), {})
+        wire = os.read(pty.master, 4096)
+    finally:
+        pty.close()
+    assert wire.startswith(DELIMITER) and b"\x55" not in wire
+    (frame,) = FrameDecoder().feed(wire)
+    assert frame.message.flags == 1  # HOLD, not the command
+    assert sink.link.flushes == 1 and sink.link.bytes_flushed == 200
+    assert sink.link.commands_held == 1
