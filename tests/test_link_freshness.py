@@ -275,3 +275,52 @@ def test_more_than_one_message_pending_is_discarded_and_the_state_restated():
     assert frame.message.flags == 1  # HOLD, not the command
     assert sink.link.flushes == 1 and sink.link.bytes_flushed == 200
     assert sink.link.commands_held == 1
+
+
+def test_replayed_frames_of_an_earlier_session_and_a_boot_decision_are_not_acted_on(
+        s007_fast_bundle, tmp_path):
+    """A recording of session 1 (HELLO included) injected at boot and into session 2."""
+    from firmware_bridge import FrameDecoder
+
+    path, _, _ = s007_fast_bundle
+    first = _PtyMaster()
+    try:
+        _live_runtime(path, SerialSink(first.port, heartbeat_ms=100)).run(duration_s=1.5)
+        os.set_blocking(first.master, False)
+        recorded = os.read(first.master, 65536)
+    finally:
+        first.close()
+    frames = [f + DELIMITER for f in recorded.split(DELIMITER) if f]
+    decoded = [next(iter(FrameDecoder().feed(f))) for f in frames]
+    old_session = decoded[0].session
+    assert decoded[0].msg_type.name == "HELLO"
+    commands = b"".join(f for f, d in zip(frames, decoded, strict=True)
+                        if d.msg_type.name == "DECISION" and not d.message.flags)
+    # its STOPs left out: STOP and FAULT are obeyed from any session (the safe direction), and
+    # would end session 2 as well
+    session = b"".join(f for f, d in zip(frames, decoded, strict=True)
+                       if d.msg_type.name != "STOP")
+    assert commands
+    with _emulator(tmp_path) as (_, pty, log):
+        os.write(pty.slave, DELIMITER + commands)  # boot: DECISIONs before any HELLO
+        time.sleep(0.3)
+        rt = _live_runtime(path, SerialSink(pty.port, heartbeat_ms=100))
+        runner = threading.Thread(target=rt.run, kwargs={"duration_s": 3.0})
+        runner.start()
+        time.sleep(1.2)
+        os.write(pty.slave, DELIMITER + session)  # session 1 again, HELLO first
+        time.sleep(0.6)
+        os.write(pty.slave, DELIMITER + commands)  # its commands alone
+        runner.join(timeout=30)
+        time.sleep(0.3)
+    records = _records(log)
+    replayed = [r for r in records if r["event"] == "frame" and r["session"] == old_session]
+    outcomes = _outcomes(replayed)
+    ages = _ages(records)
+    print(f"replay: session 1 frames at the device {outcomes}; session 2 {_outcomes(records)}, "
+          f"oldest command acted on {max(ages)} ms")
+    assert replayed and not outcomes.get("used") and not outcomes.get("hello")
+    assert outcomes.get("no_session")  # the boot DECISIONs: no HELLO yet
+    assert ages and max(ages) <= TIMEOUT_MS
+    injected = next(i for i, r in enumerate(records) if r in replayed and r["type"] == "HELLO")
+    assert _ages(records[injected:])  # session 2 kept working
