@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, S007_R12
+from conftest import CYTON_CHANNELS, REPO, S007_R12
 
 from edge.bundle import open_bundle
 from edge.decision import DecisionConfig, DecisionState
@@ -183,11 +183,12 @@ class _Live(RecordingSource):
         return super().read()
 
 
-def _live_runtime(bundle_path, sink, hop_s=0.125):
+def _live_runtime(bundle_path, sink, hop_s=0.125, threshold=0.55):
     bundle = open_bundle(bundle_path)
     dec = load_decoder(bundle, "fgsft")
     config = LoopConfig(hop_s=hop_s, realtime=True, poll_s=0.01,
-                        decision=DecisionConfig(threshold=0.55, dwell=1, refractory_s=0.0))
+                        decision=DecisionConfig(threshold=threshold, dwell=1,
+                                                refractory_s=0.0))
     return Runtime(dec, bundle.channels, bundle.sfreq, _Live(bundle, dec.n_samples), [sink],
                    config)
 
@@ -324,3 +325,83 @@ def test_replayed_frames_of_an_earlier_session_and_a_boot_decision_are_not_acted
     assert ages and max(ages) <= TIMEOUT_MS
     injected = next(i for i, r in enumerate(records) if r in replayed and r["type"] == "HELLO")
     assert _ages(records[injected:])  # session 2 kept working
+
+
+def _cli_run(bundle, playback, port, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", str(bundle), "--board", "playback",
+         "--file", str(playback), "--master-board", "cyton", "--out", f"serial:{port}",
+         "--heartbeat-ms", "100", "--dwell", "2", "--refractory", "0.5", "--threshold", "0.55",
+         *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def test_mi_edge_run_stopped_for_2_s_resumes_with_a_new_session_and_fresh_evidence(
+        s007_cyton_bundle, tmp_path):
+    """SIGSTOP of ``mi-edge run`` itself, over an authenticated link (--link-key, the emulator
+    with the same --key): no command from a dwell run that started before the gap."""
+    from export.playback import write_playback
+
+    playback = tmp_path / "r12.csv"
+    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, start_s=0.0, duration_s=30.0)
+    key = bytes(range(16))
+    (tmp_path / "link.key").write_text(key.hex() + "\n")
+    log = tmp_path / "device.jsonl"
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "firmware_bridge.cli", "emulate", "--json-log", str(log),
+         "--heartbeat-timeout-ms", str(TIMEOUT_MS), "--key", key.hex(), "--duration", "60",
+         "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    runtime = None
+    try:
+        port = emulator.stdout.readline().strip()
+        runtime = _cli_run(s007_cyton_bundle, playback, port, "--link-key",
+                           str(tmp_path / "link.key"))
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and len(_ages(_records(log))) < 3:
+            assert runtime.poll() is None, runtime.stderr.read()
+            time.sleep(0.1)
+        os.kill(runtime.pid, signal.SIGSTOP)
+        time.sleep(2.0)
+        os.kill(runtime.pid, signal.SIGCONT)
+        resumed = len(_records(log))
+        time.sleep(4.0)
+        runtime.send_signal(signal.SIGTERM)
+        _, err = runtime.communicate(timeout=30)
+        time.sleep(0.3)
+    finally:
+        for proc in (runtime, emulator):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    records = _records(log)
+    after = [r for r in records[resumed:] if r["event"] == "frame"]
+    decisions = [r for r in after if r["type"] == "DECISION"]
+    end_line = err.strip().splitlines()[-1]
+    first = [(r["type"], r.get("flags"), r["outcome"]) for r in after[:6]]
+    print(f"runtime SIGSTOP: after the gap {first}; "
+          f"device {_outcomes(records)}, oldest command acted on {max(_ages(records))} ms; "
+          f"{end_line}")
+    assert runtime.returncode == 0, err
+    assert not [r for r in records if r["event"] == "reject"]  # every frame authenticated
+    assert max(_ages(records)) <= TIMEOUT_MS
+    assert ("SAFE", "timeout") in [(r["state"], r["reason"]) for r in records
+                                   if r["event"] == "state"]
+    # the device timed out during the gap: the runtime opens a new session at once
+    assert after[0]["type"] == "HELLO" and after[0]["outcome"] == "hello"
+    # dwell 2: the first DECISION frame after the gap can only be a HOLD
+    assert decisions and decisions[0]["flags"] == 1
+    assert _ages(after)  # and commands resume
+    assert "evidence_resets" in end_line and "hellos_resent" in end_line
+
+
+def test_ascii_run_writes_no_nul_and_hold_lines_without_confidence(s007_fast_bundle):
+    pty = _PtyMaster()
+    try:
+        sink = SerialSink(pty.port, heartbeat_ms=100, ascii_mode=True)
+        _live_runtime(s007_fast_bundle[0], sink, threshold=0.95).run(duration_s=1.5)
+        os.set_blocking(pty.master, False)
+        wire = os.read(pty.master, 65536)
+    finally:
+        pty.close()
+    lines = wire.split(b"\n")
+    assert wire.startswith(b"!HELLO L=left_hand R=right_hand\n") and b"\0" not in wire
+    assert b"-" in lines and not [x for x in lines if x.startswith(b"- ")]
+    assert lines[-4:] == [b"!STOP"] * 3 + [b""]
