@@ -35,6 +35,7 @@ from edge.cli_args import (
     add_output_arguments,
     board_config,
     check_link_timing,
+    link_key,
     loop_config,
 )
 from edge.cli_main import run_command
@@ -74,16 +75,17 @@ def _pick_decoder(bundle, name: str | None):
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
-    from edge.sinks import open_sinks
+    from edge.sinks import SerialSink, open_sinks
 
     check_link_timing(args)
+    key = link_key(args)
     bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoder = _pick_decoder(bundle, args.decoder)
     config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
     board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
-                       heartbeat_ms=args.heartbeat_ms)
+                       heartbeat_ms=args.heartbeat_ms, link_key=key)
     runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks, config)
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -100,8 +102,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
                "bad_windows": stats.bad_windows, "lost_samples": stats.lost_samples,
-               "skipped_hops": stats.skipped_hops,
+               "skipped_hops": stats.skipped_hops, "evidence_resets": stats.evidence_resets,
                "decode_ms_median": round(stats.decode_s.median_ms() or 0.0, 2)}
+    for serial in (s for s in sinks if isinstance(s, SerialSink)):
+        link = serial.link  # what the link did about a device that did not keep up
+        summary.update({"link_flushes": link.flushes, "bytes_flushed": link.bytes_flushed,
+                        "commands_held": link.commands_held,
+                        "hellos_resent": link.hellos_resent, "max_backlog": link.max_backlog,
+                        "frames_lost": link.write_failures})
     print("mi-edge: stopped; " + ", ".join(f"{k} {v}" for k, v in summary.items()),
           file=sys.stderr, flush=True)
     return 0
@@ -176,7 +184,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
     sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
-                       heartbeat_ms=args.heartbeat_ms)
+                       heartbeat_ms=args.heartbeat_ms, link_key=link_key(args))
     serial = next(s for s in sinks if isinstance(s, SerialSink))
     config = dataclasses.replace(loop_config(args, realtime=True, sfreq=bundle.sfreq),
                                  poll_s=args.poll)
@@ -250,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
   mi-bridge emulate &            # prints a port such as /dev/pts/5
   mi-edge run S007.mibundle --board playback --file run12.csv --master-board cyton \\
       --out serial:/dev/pts/5 --out jsonl:decisions.jsonl
+  # a radio link: every frame carries a MAC under a pre-shared key (the device has it too)
+  head -c 16 /dev/urandom | xxd -p > link.key
+  mi-edge run S007.mibundle --board cyton --serial-port /dev/openbci \\
+      --out serial:/dev/rfcomm0 --link-key link.key
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
   mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
     p.add_argument("bundle", type=Path)

@@ -21,9 +21,10 @@ from edge.boards import BoardConfig
 from edge.decision import DecisionConfig
 from edge.errors import UsageError
 from edge.loop import LoopConfig
+from edge.sinks import read_link_key
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
-           "loop_config", "check_link_timing", "DEVICE_TIMEOUT_MS"]
+           "loop_config", "check_link_timing", "link_key", "DEVICE_TIMEOUT_MS"]
 
 #: The receiver timeout of the example firmware (``HEARTBEAT_TIMEOUT_MS`` in the Arduino sketch).
 DEVICE_TIMEOUT_MS = 500
@@ -119,6 +120,20 @@ def add_output_arguments(p: argparse.ArgumentParser, required: bool, out_help: s
     g.add_argument("--device-timeout-ms", type=positive_int, default=DEVICE_TIMEOUT_MS,
                    help="the receiver timeout the device firmware was built with "
                         f"(default {DEVICE_TIMEOUT_MS}, the example sketch's)")
+    g.add_argument("--link-key", metavar="FILE",
+                   help="serial: authenticate every frame with SipHash-2-4 (PROTOCOL.md 7) "
+                        "under the 16-byte key in FILE (32 hex digits or 16 raw bytes; the "
+                        "device needs the same key). For links that are not a wire (radio, "
+                        "Bluetooth serial)")
+
+
+def link_key(args: argparse.Namespace) -> bytes | None:
+    """The serial link's MAC key from ``--link-key FILE`` (None: frames carry no MAC)."""
+    if not args.link_key:
+        return None
+    if args.ascii:
+        raise UsageError("--link-key: ASCII lines carry no MAC; drop --ascii or the key")
+    return read_link_key(args.link_key)
 
 
 def check_link_timing(args: argparse.Namespace) -> None:

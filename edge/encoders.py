@@ -3,7 +3,12 @@
 An :class:`Encoder` is the policy that :class:`edge.sinks.SerialSink` (the transport) is given:
 built once per run from the :class:`edge.run_state.Session` (classes, decision rate) and the
 heartbeat period, it turns each message into the bytes to write. Binary frames carry one
-sequence counter for the whole run, across reopened ports.
+sequence counter for the whole run, across reopened ports, and an optional SipHash MAC (a
+16-byte pre-shared key, ``mi-edge run --link-key``) for links that are not a wire.
+
+``max_message`` is the longest message on the wire (the serial sink's "one frame" of transmit
+backlog); ``resync`` ends whatever the device was in the middle of when the sink discarded
+unsent output (a frame delimiter, or a newline in ASCII mode).
 """
 
 from __future__ import annotations
@@ -12,11 +17,18 @@ from typing import Protocol
 
 from edge.run_state import Session
 from firmware_bridge import DELIMITER, AsciiEncoder, FaultReason, FrameEncoder
+from firmware_bridge.ascii_mode import MAX_LINE
+from firmware_bridge.frames import MAX_FRAME
 
 __all__ = ["Encoder", "BinaryFrames", "AsciiLines", "encoder_for"]
 
 
 class Encoder(Protocol):
+    max_message: int
+
+    def resync(self) -> bytes:
+        """What makes a receiver that saw part of a message start clean."""
+
     def session_start(self) -> bytes:
         """What opens a session on a fresh port: a resynchronising delimiter, then HELLO."""
 
@@ -32,13 +44,18 @@ class Encoder(Protocol):
 
 
 class BinaryFrames:
-    """COBS frames with CRC (firmware_bridge/PROTOCOL.md)."""
+    """COBS frames with CRC, and a MAC when a key is given (firmware_bridge/PROTOCOL.md)."""
+
+    max_message = MAX_FRAME + 2  # COBS overhead byte and delimiter
 
     def __init__(self, session: Session, heartbeat_ms: int,
-                 frames: FrameEncoder | None = None) -> None:
+                 frames: FrameEncoder | None = None, key: bytes | None = None) -> None:
         self.session = session
         self.heartbeat_ms = int(heartbeat_ms)
-        self.frames = frames or FrameEncoder()
+        self.frames = frames or FrameEncoder(key=key)
+
+    def resync(self) -> bytes:
+        return DELIMITER
 
     def session_start(self) -> bytes:
         return DELIMITER + self.hello()
@@ -61,16 +78,21 @@ class BinaryFrames:
 
 
 class AsciiLines:
-    """One text line per message (hobbyist mode, no CRC). The session still opens with the
-    frame delimiter (a NUL byte) before HELLO, as it always has: receivers skip it."""
+    """One text line per message (hobbyist mode, no CRC). Text only: the session opens with
+    the ``!HELLO`` line itself (no NUL byte, which a sketch reading lines would see)."""
+
+    max_message = MAX_LINE + 1
 
     def __init__(self, session: Session, heartbeat_ms: int) -> None:
         self.session = session
         self.heartbeat_ms = int(heartbeat_ms)
         self.lines = AsciiEncoder(session.classes)
 
+    def resync(self) -> bytes:
+        return b"\n"
+
     def session_start(self) -> bytes:
-        return DELIMITER + self.hello()
+        return self.hello()
 
     def hello(self) -> bytes:
         return self.lines.hello()
@@ -88,7 +110,11 @@ class AsciiLines:
         return self.lines.stop()
 
 
-def encoder_for(ascii_mode: bool, session: Session, heartbeat_ms: int) -> Encoder:
-    """The encoder of ``--ascii`` (lines) or the default (binary frames)."""
-    return AsciiLines(session, heartbeat_ms) if ascii_mode else BinaryFrames(session,
-                                                                            heartbeat_ms)
+def encoder_for(ascii_mode: bool, session: Session, heartbeat_ms: int,
+                key: bytes | None = None) -> Encoder:
+    """The encoder of ``--ascii`` (lines) or the default (binary frames, MAC with ``key``)."""
+    if ascii_mode:
+        if key is not None:
+            raise ValueError("ASCII lines carry no MAC: a link key needs binary frames")
+        return AsciiLines(session, heartbeat_ms)
+    return BinaryFrames(session, heartbeat_ms, key=key)

@@ -9,7 +9,10 @@ The run's state (linked, deciding, faulted, stopped) has one owner, the runtime'
 (stalled or lost board, a stream that ended, NaN/railed/flat channels, a decoder error) put it
 in FAULT (FAULT to every sink); the ring buffer and the decision evidence are cleared so no
 window straddles the gap, and decisions resume only when a full window of healthy data has
-arrived again (HELLO is sent on recovery). Shutdown (``request_stop``, SIGINT/SIGTERM in the
+arrived again (HELLO is sent on recovery). Evidence never crosses a gap: lost samples, skipped
+hops (the loop fell behind) and, live, a wall-clock pause between reads longer than a hop (the
+process was stopped, swapped out, starved) reset the smoothing and the dwell count, so a
+decision is built only from windows after the gap. Shutdown (``request_stop``, SIGINT/SIGTERM in the
 CLI) sends STOP. Observers (:mod:`edge.observers`: the profiler) see every read and hop.
 """
 
@@ -76,6 +79,7 @@ class RunStats:
     bad_windows: int = 0
     skipped_hops: int = 0  # hops dropped because the loop fell behind
     lost_samples: int = 0
+    evidence_resets: int = 0  # smoothing and dwell dropped at a gap (lost, skipped, paused)
     samples: int = 0
     decode_s: RecentDurations = field(default_factory=RecentDurations)
 
@@ -119,6 +123,7 @@ class Runtime:
         self._stop = False
         self._reconnecting = False
         self._next_hop = self.n_window
+        self._last_read: float | None = None  # monotonic time of the last read (live)
 
     # -- control -----------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -139,6 +144,12 @@ class Runtime:
         if not was_faulted:
             self.stats.faults += 1
         log.log(level, "FAULT (%s): %s", reason.name.lower(), text)
+
+    def _gap(self, what: str) -> None:
+        """Samples or time went missing: the evidence gathered before does not carry over."""
+        self.stats.evidence_resets += 1
+        self.decision.reset()
+        log.info("%s: smoothing and dwell restart", what)
 
     def _leave_fault(self) -> None:
         fault = self.run_state.fault
@@ -198,6 +209,11 @@ class Runtime:
             self._enter_fault(FaultReason.BOARD_LOST, str(exc))
             self._reconnecting = True  # board gone: one non-blocking reconnect step per poll
             return True
+        if self.config.realtime:  # after the read: a pause anywhere before it is seen now
+            now = time.monotonic()
+            if self._last_read is not None and now - self._last_read > self.config.hop_s:
+                self._gap(f"{now - self._last_read:.3f} s since the last read")
+            self._last_read = now
         if observers:
             t_read_end = time.perf_counter()
             for observer in observers:
@@ -208,6 +224,7 @@ class Runtime:
             log.warning("%d samples lost by the board; window restarts", chunk.lost_samples)
             self.ring.reset()
             self._next_hop = self.n_window
+            self._gap(f"{chunk.lost_samples} samples lost")
         if chunk.n_samples == 0:
             return True
         self.stats.samples += chunk.n_samples
@@ -218,6 +235,7 @@ class Runtime:
         if behind:  # decode only the newest window; older hops are stale
             self.stats.skipped_hops += int(behind)
             self._next_hop += int(behind) * self.hop
+            self._gap(f"{behind} hops skipped")
         self._next_hop += self.hop
         self._hop()
         return True

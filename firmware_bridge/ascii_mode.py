@@ -12,12 +12,13 @@ Lines (``\\n``-terminated, at most 80 bytes; a decision line is at most 14)::
     !STOP
 
 A sketch can parse it with ``mi_bridge_ascii_parse`` (C library) or
-``Serial.readStringUntil('\\n')``. Leading NUL and CR bytes and a trailing CR are ignored (a host
-writes one NUL after opening the port, as in binary mode). Limits, on purpose spelled out:
-no checksum (a flipped bit in ``L`` gives another valid label, and a flipped digit another
-confidence), no sequence number (lost or repeated lines are invisible) and no version. The
-only protections are the line syntax and the heartbeat timeout. Use the binary mode for anything
-that moves a person; ASCII mode is for LEDs, cursors and first experiments.
+``Serial.readStringUntil('\\n')``. Leading NUL and CR bytes and a trailing CR are ignored (a
+version-1 host wrote one NUL after opening the port; the runtime writes text only). Limits,
+on purpose spelled out: no checksum (a flipped bit in ``L`` gives another valid label, and a
+flipped digit another confidence), no sequence number (lost or repeated lines are invisible)
+and no version. The only protections are the line syntax and the heartbeat timeout. Use the
+binary mode for anything that moves a person; ASCII mode is for LEDs, cursors and first
+experiments.
 """
 
 from __future__ import annotations
