@@ -29,6 +29,7 @@ from pathlib import Path
 
 from edge.argtypes import out_spec, positive_float
 from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
+from edge.bundle_check import check_classes, check_outputs
 from edge.cli_args import (
     add_board_arguments,
     add_loop_arguments,
@@ -40,22 +41,38 @@ from edge.cli_args import (
 )
 from edge.cli_main import run_command
 from edge.decoders import decoder_spec, load_decoder
+from edge.errors import BundleError
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     lines = verify_report(args.bundle, trusted_key=args.trusted_key)
     bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
-    decoders = {}
+    check_classes(bundle)
+    selected = args.decoder or bundle.decoder_names[0]
+    if selected not in bundle.decoder_names:
+        raise BundleError(f"{args.bundle}: no decoder {selected!r}; it has "
+                          f"{', '.join(bundle.decoder_names)}")
+    decoders, warned = {}, {}
     for name in bundle.decoder_names:
-        dec = load_decoder(bundle, name)
+        try:
+            dec = load_decoder(bundle, name)
+            check_outputs(bundle, dec)
+        except BundleError as exc:
+            # the decoder that will run must work; the others only warn (a Pi without a
+            # TFLite interpreter can still run the bundle's FGSFT) unless --all asks
+            if name == selected or args.all:
+                raise
+            warned[name] = str(exc)
+            continue
         decoders[name] = {"kind": dec.kind, "n_channels": dec.n_channels,
-                          "n_samples": dec.n_samples,
+                          "n_samples": dec.n_samples, "runs": name == selected,
                           "window": decoder_spec(bundle, name).window.to_dict()}
     if args.json:
         print(json.dumps({"ok": True, "bundle": str(args.bundle),
                           "schema_version": bundle.manifest["schema_version"],
                           "classes": bundle.classes, "channels": bundle.channels,
-                          "sfreq": bundle.sfreq, "decoders": decoders}))
+                          "sfreq": bundle.sfreq, "decoder": selected, "decoders": decoders,
+                          "warnings": warned}))
         return 0
     for line in lines:
         print(line)
@@ -63,7 +80,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name, d in decoders.items():
         w = d["window"]
         print(f"decoder {name} ({d['kind']}): {d['n_channels']} x {d['n_samples']} window "
-              f"({w['tmax'] - w['tmin']:g} s), loads ok")
+              f"({w['tmax'] - w['tmin']:g} s), outputs probabilities"
+              + (" <- runs" if d["runs"] else ""))
+    for name, why in warned.items():
+        print(f"warning: decoder {name} cannot run on this device: {why}", file=sys.stderr)
     print(f"{args.bundle}: OK")
     return 0
 
@@ -81,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     key = link_key(args)
     bundle = open_bundle(args.bundle, trusted_key=args.trusted_key)
     decoder = _pick_decoder(bundle, args.decoder)
+    check_classes(bundle)
+    check_outputs(bundle, decoder)  # a bundle that would crash the loop is refused (exit 3)
     config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
     board = board_config(args)
     source = BrainFlowSource.from_bundle(bundle, board)
@@ -235,10 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "check", help="verify a bundle (hashes, schema, decoders) before deploying it",
-        description="Verify a bundle: manifest hash, schema version, each member's size and "
-                    "SHA-256, and that every decoder builds. Exit code 0 when it is good, 3 when "
-                    "it is refused (the message names the member and the reason).")
+        description="Verify a bundle: manifest hash (and signature with --trusted-key), schema "
+                    "version, each member's size and SHA-256; class names the serial link can "
+                    "carry; and that the decoder run will use builds and turns test windows into "
+                    "finite probabilities of the bundle's classes (the others are tried too and "
+                    "only warn, e.g. without a TFLite interpreter). Exit code 0 when it is good, "
+                    "3 when it is refused (the message names the member and the reason).")
     p.add_argument("bundle", type=Path)
+    p.add_argument("--decoder", help="the decoder `run` will use (default: the first); it must "
+                                     "work, the others only warn")
+    p.add_argument("--all", action="store_true", help="every decoder must work here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_trusted_key_argument(p)
     p.set_defaults(func=cmd_check)

@@ -19,6 +19,11 @@ class BundleError(MiEdgeError):
     exit_code = 3
 
 
+class DecoderUnavailable(BundleError):
+    """The bundle is sound but this device lacks what one of its decoders needs (a TFLite
+    interpreter): refused for the decoder that would run, a warning for the others."""
+
+
 class InputError(MiEdgeError):
     """A window or recording does not match what the bundle expects (channels, rate, shape)."""
 

@@ -261,9 +261,11 @@ class FGSFTModel:
             if any(len(self.coefs[k * H + h]) != len(member) * d for h in range(H)):
                 raise ValueError(f"ensemble member {k}: weights do not match its "
                                  f"{len(member) * d} features")
-        for arr in (self.filters, self.coefs):
-            if not all(np.all(np.isfinite(x)) for x in arr):
-                raise ValueError("non-finite filter or weight")
+        for what, arr in (("filter", self.filters), ("weight", self.coefs),
+                          ("intercept", [self.intercepts]), ("calibration (Platt)", [self.platt]),
+                          ("band edge", [self.bands])):
+            if not all(np.all(np.isfinite(np.asarray(x, dtype=np.float64))) for x in arr):
+                raise ValueError(f"non-finite {what}")
 
 
 @register_kind("fgsft")

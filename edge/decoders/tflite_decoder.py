@@ -1,9 +1,10 @@
 """Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA through LiteRT.
 
-The interpreter is ``tflite_runtime`` when installed (the classic Pi wheel), otherwise
-``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4). Neither is imported
-until a decoder of this kind is built, so the edge runs without them as long as the bundle's
-decoder is not a TFLite one; asking for one then fails with an install hint.
+The interpreter is ``tflite_runtime`` when installed and working (the classic Pi wheel),
+otherwise ``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4): tflite-runtime
+2.14 imports under numpy 2 but fails when it builds an interpreter, and then LiteRT is used.
+Neither is imported until a decoder of this kind is built, so the edge runs without them as long
+as the bundle's decoder is not a TFLite one; asking for one then fails with an install hint.
 
 The exported STFF-DA model (``dynamic_wi8_afp32``: int8 weights, float activations) has float32
 input and output tensors. A model with int8 input/output tensors (full int8, ``static_wi8_ai8``)
@@ -14,6 +15,7 @@ dequantized with the output's. Either way the output is clipped to [0, 1] and re
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,46 +25,64 @@ from edge.bundle import Bundle
 from edge.decoders.base import register_kind
 from edge.decoders.neural import NeuralDecoder, NeuralSpec, default_threads
 from edge.decoders.spec import DecoderSpec
-from edge.errors import BundleError
+from edge.errors import BundleError, DecoderUnavailable
 from edge.preprocessing import Preprocessing
 
-__all__ = ["TFLiteDecoder", "TFLiteRunner", "interpreter_class"]
+__all__ = ["TFLiteDecoder", "TFLiteRunner", "interpreter_class", "interpreter_classes"]
+
+log = logging.getLogger(__name__)
+
+
+#: Interpreters in the order they are tried: the classic Pi wheel, then LiteRT.
+INTERPRETERS = (("tflite_runtime", "tflite_runtime.interpreter"),
+                ("ai_edge_litert", "ai_edge_litert.interpreter"))
+
+
+def interpreter_classes() -> list[tuple[Any, str]]:
+    """Every importable ``(Interpreter, package name)``, in :data:`INTERPRETERS` order; raises
+    :class:`DecoderUnavailable` with the reasons when there is none."""
+    found, errors = [], []
+    for package, module in INTERPRETERS:
+        try:
+            found.append((__import__(module, fromlist=["Interpreter"]).Interpreter, package))
+        except Exception as exc:  # ImportError, or numpy-ABI failures of the old wheel
+            errors.append(f"{package}: {exc}")
+    if not found:
+        raise DecoderUnavailable("this decoder needs a TFLite interpreter: pip install "
+                                 "ai-edge-litert (or tflite-runtime); " + "; ".join(errors))
+    return found
 
 
 def interpreter_class():
-    """``(Interpreter, package name)``: tflite_runtime if importable, else ai_edge_litert."""
-    errors = []
-    try:
-        from tflite_runtime.interpreter import Interpreter
-
-        return Interpreter, "tflite_runtime"
-    except Exception as exc:  # ImportError, or numpy-ABI failures of the old wheel
-        errors.append(f"tflite_runtime: {exc}")
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-
-        return Interpreter, "ai_edge_litert"
-    except Exception as exc:
-        errors.append(f"ai_edge_litert: {exc}")
-    raise BundleError("this decoder needs a TFLite interpreter: pip install ai-edge-litert "
-                      "(or tflite-runtime); " + "; ".join(errors))
+    """``(Interpreter, package name)`` of the first importable interpreter."""
+    return interpreter_classes()[0]
 
 
 class TFLiteRunner:
     """One TFLite model, fixed input (1, C, T): float32 window in, probabilities out."""
 
     def __init__(self, model: bytes | str | Path, threads: int = 1):
-        cls, self.package = interpreter_class()
         kwargs: dict[str, Any] = {"num_threads": int(threads)}
         if isinstance(model, bytes | bytearray):
             kwargs["model_content"] = bytes(model)
         else:
             kwargs["model_path"] = str(model)
-        try:
-            self.it = cls(**kwargs)
-            self.it.allocate_tensors()
-        except Exception as exc:
-            raise BundleError(f"{self.package} cannot load the TFLite model ({exc})") from exc
+        # tflite-runtime 2.14 imports under numpy 2 but fails when the interpreter is built
+        # ("_ARRAY_API not found"): a package that cannot build the model yields to the next
+        errors = []
+        for cls, package in interpreter_classes():
+            try:
+                self.it = cls(**kwargs)
+                self.it.allocate_tensors()
+            except Exception as exc:  # noqa: BLE001 - any failure of this interpreter
+                errors.append(f"{package}: {exc}")
+                continue
+            self.package = package
+            break
+        else:
+            raise BundleError("no TFLite interpreter could load the model: " + "; ".join(errors))
+        if errors:
+            log.warning("TFLite: %s; using %s", "; ".join(errors), self.package)
         self.inp = self.it.get_input_details()[0]
         self.out = self.it.get_output_details()[0]
         self.input_shape = tuple(int(d) for d in self.inp["shape"])
