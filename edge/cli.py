@@ -95,7 +95,8 @@ def _pick_decoder(bundle, name: str | None):
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
-    from edge.sinks import SerialSink, open_sinks
+    from edge.outputs import open_sinks
+    from edge.serial_sink import SerialSink
 
     check_link_timing(args)
     key = link_key(args)
@@ -138,8 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.outputs import open_sinks
     from edge.replay import replay
-    from edge.sinks import open_sinks
 
     config = loop_config(args, realtime=False, sfreq=open_bundle(args.bundle).sfreq)
     sinks = open_sinks(args.out) if args.out else None
@@ -191,9 +192,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
+    from edge.outputs import open_sinks
     from edge.profile_report import ProfileRun, build_report, markdown_table, write_report
     from edge.profiling import CpuMeter, Probes, peak_rss_bytes
-    from edge.sinks import SerialSink, SinkError, open_sinks
+    from edge.serial_sink import SerialSink
+    from edge.sinks import SinkError
 
     check_link_timing(args)
     if args.output.exists() and not args.output.is_dir():

@@ -21,7 +21,7 @@ from edge.boards import BoardConfig
 from edge.decision import DecisionConfig
 from edge.errors import UsageError
 from edge.loop import LoopConfig
-from edge.sinks import read_link_key
+from edge.serial_sink import read_link_key
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
            "loop_config", "check_link_timing", "link_key", "DEVICE_TIMEOUT_MS"]
