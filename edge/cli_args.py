@@ -24,7 +24,7 @@ from edge.loop import LoopConfig
 from edge.sinks import read_link_key
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
-           "loop_config", "check_link_timing", "link_key", "DEVICE_TIMEOUT_MS"]
+           "loop_config", "check_link_timing", "link_key", "open_source", "DEVICE_TIMEOUT_MS"]
 
 #: The receiver timeout of the example firmware (``HEARTBEAT_TIMEOUT_MS`` in the Arduino sketch).
 DEVICE_TIMEOUT_MS = 500
@@ -35,8 +35,9 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "board", "the EEG source, with BrainFlow's parameter names (BrainFlowInputParams)")
     g.add_argument("--board", default="synthetic",
-                   help="synthetic (default), playback, cyton, cyton-daisy, ganglion, or a "
-                        "BrainFlow board id")
+                   help="synthetic (default), playback, cyton, cyton-daisy, ganglion, a "
+                        "BrainFlow board id, or lsl:STREAM (an LSL EEG stream by name; needs "
+                        "pylsl)")
     g.add_argument("--serial-port", help="dongle port, e.g. /dev/ttyUSB0 or /dev/openbci")
     g.add_argument("--file", help="playback: BrainFlow file to play (mi-export playback)")
     g.add_argument("--master-board",
@@ -76,6 +77,24 @@ def board_config(args: argparse.Namespace, **overrides: Any) -> BoardConfig:
     }
     kw.update(overrides)
     return BoardConfig(**kw)
+
+
+def open_source(args: argparse.Namespace, bundle: Any) -> tuple[Any, str]:
+    """The EEG source of ``--board`` for ``bundle``, and its label: an LSL stream for
+    ``lsl:STREAM`` (channels by the stream's labels, or ``--montage``), else a BrainFlow board."""
+    kind, sep, stream = str(args.board).partition(":")
+    if kind.lower() == "lsl" and sep:
+        from edge.lsl_source import LslSource
+
+        if not stream:
+            raise UsageError("--board lsl:STREAM: give the LSL stream's name")
+        source = LslSource(stream, bundle.channels, bundle.sfreq, montage=args.montage,
+                           stall_timeout_s=args.stall_timeout)
+        return source, source.label
+    from edge.brainflow_source import BrainFlowSource
+
+    board = board_config(args)
+    return BrainFlowSource.from_bundle(bundle, board), board.label
 
 
 def add_loop_arguments(p: argparse.ArgumentParser) -> None:
