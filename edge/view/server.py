@@ -123,10 +123,13 @@ class ViewServer:
                 q = hub.subscribe()
                 try:
                     self._write("snapshot", snapshot())
-                    while not stopping.is_set():
+                    event = ""
+                    while event != "bye":  # the run stopped: the last event, then close
                         try:
                             event, data = q.get(timeout=KEEPALIVE_S)
                         except queue.Empty:
+                            if stopping.is_set():
+                                break
                             self.wfile.write(b": keepalive\n\n")
                             self.wfile.flush()
                             continue
@@ -157,11 +160,11 @@ class ViewServer:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop serving (clients' streams end with their next event or keepalive)."""
+        """Stop serving: each client gets what is queued, then ``bye``, and its stream ends."""
         self._stopping.set()
         for q in self.hub.clients:
             try:
-                q.put_nowait(("bye", {}))
+                q.put(("bye", {}), timeout=0.1)
             except queue.Full:
                 pass
         deadline = time.monotonic() + 0.5  # let the clients see the last events (STOPPED)
