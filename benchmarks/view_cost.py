@@ -1,0 +1,140 @@
+"""What the live view (``mi-edge run --view``) costs the loop: e2e latency with the view off, on
+with no browser connected, and on with one client reading its event stream.
+
+One run, segments interleaved (off, on-no-client, one-client, then the reverse order, ...) so
+that machine load hits all modes alike. Each segment is the real loop (FGSFT deciding,
+decisions to a drained pty, the profiler's probes for ``e2e``: newest sample's BrainFlow
+timestamp to the return of the serial write) on BrainFlow's playback board replaying S007 run
+12 (real EEG, Cyton montage, looped). The client is an SSE reader in a thread of the same
+process, as a browser tab would read ``/events``.
+
+Usage::
+
+    python benchmarks/view_cost.py [--seconds 20] [--rounds 2] [--bundle B] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from runtime_latency import _pct, board_config, ensure_bundle, ensure_playback  # noqa: E402
+
+MODES = ("off", "on_no_client", "one_client")
+
+
+class _Client(threading.Thread):
+    """Reads the view's event stream until the run ends (counts events)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        host, port = url.split("//")[1].strip("/").rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.events = 0
+
+    def run(self) -> None:
+        self.conn.request("GET", "/events")
+        resp = self.conn.getresponse()
+        for line in resp.fp:
+            if line.startswith(b"event: "):
+                self.events += 1
+            if line.startswith(b"event: bye"):
+                break
+
+
+def segment(bundle_path: Path, playback: Path, seconds: float, mode: str) -> dict:
+    from edge.brainflow_source import BrainFlowSource
+    from edge.bundle import open_bundle
+    from edge.decoders import load_decoder
+    from edge.loop import LoopConfig, Runtime
+    from edge.profiling import Probes, PtyDrain
+    from edge.sinks import SerialSink
+    from edge.view import LiveView
+
+    bundle = open_bundle(bundle_path)
+    dec = load_decoder(bundle, "fgsft")
+    pty = PtyDrain().start()
+    serial = SerialSink(pty.port)
+    probes = Probes(dec.name, [], int(seconds * 10) + 64)
+    serial.subscribe(probes)
+    sinks, observers = [serial], [probes]
+    view = client = None
+    if mode != "off":
+        view = LiveView(("127.0.0.1", 0), bundle.channels, bundle.sfreq)
+        serial.subscribe(view)
+        sinks.append(view)
+        observers.append(view)
+    source = BrainFlowSource.from_bundle(bundle, board_config("playback", playback))
+    rt = Runtime(dec, bundle.channels, bundle.sfreq, source, sinks,
+                 LoopConfig(stop_on_end=False), observers=observers)
+    if mode == "one_client":
+        view.server.start()  # the client connects before the run; start() is idempotent
+        client = _Client(view.url)
+        client.start()
+        while not view.hub:
+            time.sleep(0.01)
+    try:
+        stats = rt.run(seconds)
+    finally:
+        pty.stop()
+    if client is not None:
+        client.join(timeout=5)
+    return {"e2e": probes.column("e2e") * 1e3, "hops": stats.hops,
+            "decode_ms": np.asarray(stats.decode_s.values()) * 1e3,
+            "events": client.events if client else 0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--bundle", type=Path, help="a Cyton-montage bundle with an fgsft decoder "
+                                                 "(default: trained as make demo does)")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.gettempdir()) / "mi-edge-bench"
+    work.mkdir(exist_ok=True)
+    bundle = args.bundle or ensure_bundle(work / "S007_cyton.mibundle")
+    playback = ensure_playback(work / "s007_r12_cyton.csv")
+    acc = {m: {"e2e": [], "decode_ms": [], "hops": 0, "events": 0} for m in MODES}
+    for r in range(args.rounds):
+        for mode in MODES if r % 2 == 0 else MODES[::-1]:
+            print(f"round {r + 1}/{args.rounds}: {mode}, {args.seconds:g} s", file=sys.stderr)
+            seg = segment(bundle, playback, args.seconds, mode)
+            for key in ("e2e", "decode_ms"):
+                acc[mode][key].append(seg[key])
+            acc[mode]["hops"] += seg["hops"]
+            acc[mode]["events"] += seg["events"]
+    summary = {m: {"hops": a["hops"], "events_received": a["events"],
+                   "e2e_ms": _pct(np.concatenate(a["e2e"])),
+                   "decode_ms": _pct(np.concatenate(a["decode_ms"]))} for m, a in acc.items()}
+    off = summary["off"]["e2e_ms"]
+    for m in MODES:
+        e2e = summary[m]["e2e_ms"]
+        summary[m]["ratio_p50"] = round(e2e["p50"] / off["p50"], 3)
+        summary[m]["ratio_p99"] = round(e2e["p99"] / off["p99"], 3)
+    print(f"{'mode':<14}{'hops':>6}{'e2e p50 ms':>12}{'e2e p99 ms':>12}{'x p50':>8}{'x p99':>8}"
+          f"{'events':>8}")
+    for m, s in summary.items():
+        e = s["e2e_ms"]
+        print(f"{m:<14}{s['hops']:>6}{e['p50']:>12.2f}{e['p99']:>12.2f}{s['ratio_p50']:>8.2f}"
+              f"{s['ratio_p99']:>8.2f}{s['events_received']:>8}")
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
