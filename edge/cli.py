@@ -295,12 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
   mi-edge run S007.mibundle --board cyton --serial-port /dev/openbci \\
       --out serial:/dev/rfcomm0 --link-key link.key
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
-  mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
+  mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30
+  # an LSL EEG stream in (OpenBCI GUI's LSL widget), decisions and posteriors out over LSL,
+  # and a live view at http://127.0.0.1:8080/ (pip install 'mi-edge[lsl]')
+  mi-edge run S007.mibundle --board lsl:obci_eeg1 --out lsl:mi-edge --view 8080""")
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
     add_loop_arguments(p)
     add_output_arguments(p, required=True, out_help="serial:PORT (firmware bridge protocol), "
-                         "jsonl:PATH or stdout; repeatable")
+                         "jsonl:PATH, stdout, or lsl[:NAME] (LSL streams NAME-decisions and "
+                         "NAME-posteriors, NAME default mi-edge); repeatable")
     p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     p.add_argument("--view", metavar="[HOST:]PORT", type=view_address,
                    help="serve a live view (signal quality, posteriors, state, commands, hop "

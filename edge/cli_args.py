@@ -52,7 +52,7 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--montage",
                    help="electrode on each EEG input, in order, e.g. C3,Cz,C4,FC3,FC4,CP3,CP4,"
                         "Fz ('-' for an unused input; default: the board's OpenBCI GUI "
-                        "placement)")
+                        "placement; lsl: the stream's channel labels)")
     g.add_argument("--loopback", action="store_true", help="playback: loop the file forever")
     g.add_argument("--stall-timeout", type=positive_float, default=1.0,
                    help="no new sample for this long is a stall fault (default 1.0 s)")

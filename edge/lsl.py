@@ -12,6 +12,8 @@ its aarch64 wheel (the Raspberry Pi) does not, and ``import pylsl`` then fails: 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from edge.errors import MiEdgeError
@@ -27,7 +29,11 @@ class LslUnavailable(MiEdgeError):
 
 
 def import_pylsl() -> Any:
-    """The ``pylsl`` module, or :class:`LslUnavailable` saying how to get it."""
+    """The ``pylsl`` module, or :class:`LslUnavailable` saying how to get it.
+
+    liblsl logs only warnings and errors (``edge/lsl_api.cfg``) unless ``LSLAPICFG`` names
+    another configuration file."""
+    os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
     try:
         import pylsl
     except ImportError:
