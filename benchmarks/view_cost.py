@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from runtime_latency import _pct, board_config, ensure_bundle, ensure_playback  # noqa: E402
+from runtime_latency import CYTON, _pct, board_config, ensure_bundle, ensure_playback  # noqa: E402
 
 MODES = ("off", "on_no_client", "one_client")
 
@@ -97,6 +97,54 @@ def segment(bundle_path: Path, playback: Path, seconds: float, mode: str) -> dic
             "events": client.events if client else 0}
 
 
+def callback_cost(hops: int = 3000) -> dict[str, float]:
+    """The view's own time on the loop thread per hop, in isolation: 12 reads (10 ms polls at
+    a 125 ms hop), the sink's emit and the observer's on_hop, µs; with one client its events
+    are serialised on another thread, as the server does (GIL contention included)."""
+    import json
+    import queue
+
+    from edge.decision import DecisionOutput, DecisionState
+    from edge.run_state import RunStateMachine, Session
+    from edge.source import Chunk
+    from edge.view import LiveView
+
+    view = LiveView(("127.0.0.1", 0), CYTON, 250.0)
+    run = RunStateMachine([view])
+    view.start(Session(("left_hand", "right_hand"), 8.0), run)
+    run.link()
+    out = DecisionOutput(DecisionState.NO_DECISION, 0, 0.6, np.array([0.6, 0.4]), "threshold")
+    info = {"t": 1.0, "raw_proba": [0.6, 0.4], "decode_ms": 5.0, "sample_age_ms": 10.0}
+    chunk = Chunk(np.random.default_rng(0).normal(0, 20, (8, 3)), np.arange(3) / 250.0,
+                  np.zeros(3))
+
+    def per_hop() -> float:
+        t0 = time.perf_counter()
+        for i in range(hops):
+            for k in range(12):
+                view.on_read(chunk, 0, 0.0, i * 0.125 + k * 0.01)
+            view.emit(out, info)
+            view.on_hop(None, out, 0.0, 0.005, 0.0)
+        return (time.perf_counter() - t0) / hops * 1e6
+
+    result = {"no_client_us": min(per_hop() for _ in range(3))}
+    q = view.hub.subscribe()
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                json.dumps(q.get(timeout=0.1)[1])
+            except queue.Empty:
+                pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    result["one_client_us"] = min(per_hop() for _ in range(3))
+    stop.set()
+    run.stop(0.0)
+    return {k: round(v, 1) for k, v in result.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=20.0)
@@ -137,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m:<14}{s['hops']:>6}{e['p50']:>9.2f}{e['p99']:>7.2f}{s['e2e_ratio_p50']:>7.2f}"
               f"{s['e2e_ratio_p99']:>7.2f}{o['p50']:>9.2f}{o['p99']:>7.2f}"
               f"{s['own_ratio_p50']:>7.2f}{s['own_ratio_p99']:>7.2f}{s['events_received']:>8}")
+    cost = callback_cost()
+    summary["view_callbacks_per_hop_us"] = cost
+    print(f"the view's callbacks on the loop thread, per hop: {cost['no_client_us']} µs with no "
+          f"client, {cost['one_client_us']} µs with one")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0

@@ -84,10 +84,10 @@ def open_source(args: argparse.Namespace, bundle: Any) -> tuple[Any, str]:
     ``lsl:STREAM`` (channels by the stream's labels, or ``--montage``), else a BrainFlow board."""
     kind, sep, stream = str(args.board).partition(":")
     if kind.lower() == "lsl" and sep:
-        from edge.lsl_source import LslSource
-
         if not stream:
             raise UsageError("--board lsl:STREAM: give the LSL stream's name")
+        from edge.lsl_source import LslSource
+
         source = LslSource(stream, bundle.channels, bundle.sfreq, montage=args.montage,
                            stall_timeout_s=args.stall_timeout)
         return source, source.label
