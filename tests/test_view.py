@@ -127,7 +127,7 @@ def _playback_with_stall(path, seconds: float, stall_at_s: float, stall_s: float
 def test_view_in_chromium_shows_decisions_and_the_stall(s007_cyton_bundle, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     playback = tmp_path / "r12.csv"
-    _playback_with_stall(playback, seconds=12.0, stall_at_s=6.0, stall_s=4.0)
+    _playback_with_stall(playback, seconds=8.0, stall_at_s=4.5, stall_s=3.0)
     jsonl = tmp_path / "host.jsonl"
     run = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "run", str(s007_cyton_bundle), "--board", "playback",
