@@ -11,10 +11,10 @@ import argparse
 import math
 
 __all__ = ["positive_int", "non_negative_int", "positive_float", "non_negative_float",
-           "finite_float", "out_spec"]
+           "finite_float", "out_spec", "view_address"]
 
 #: What ``--out`` accepts.
-OUT_FORMS = "serial:PORT, jsonl:PATH or stdout"
+OUT_FORMS = "serial:PORT, jsonl:PATH, stdout or lsl[:NAME]"
 
 
 def _number(text: str, kind: type) -> float | int:
@@ -66,8 +66,24 @@ def non_negative_int(text: str) -> int:
 
 
 def out_spec(text: str) -> str:
-    """An output of ``mi-edge``: ``serial:PORT``, ``jsonl:PATH`` or ``stdout``."""
+    """An output of ``mi-edge``: ``serial:PORT``, ``jsonl:PATH``, ``stdout`` or ``lsl[:NAME]``
+    (LSL streams NAME-decisions and NAME-posteriors; NAME defaults to mi-edge)."""
     kind, sep, target = text.partition(":")
-    if text == "stdout" or (sep and kind in ("serial", "jsonl") and target):
+    if text in ("stdout", "lsl") or (sep and kind in ("serial", "jsonl", "lsl") and target):
         return text
     raise argparse.ArgumentTypeError(f"{text!r}: expected {OUT_FORMS}")
+
+
+def view_address(text: str) -> tuple[str, int]:
+    """``[HOST:]PORT`` of the live view: ``8080``, ``0.0.0.0:8080``, ``[::1]:8080``; HOST
+    defaults to 127.0.0.1 (this machine only); port 0 picks a free one."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535 or not host:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected [HOST:]PORT, e.g. 8080 or "
+                                         "0.0.0.0:8080")
+    return host, number

@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from edge.argtypes import out_spec, positive_float
+from edge.argtypes import out_spec, positive_float, view_address
 from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.bundle_check import check_classes, check_outputs
 from edge.cli_args import (
@@ -38,6 +38,7 @@ from edge.cli_args import (
     check_link_timing,
     link_key,
     loop_config,
+    open_source,
 )
 from edge.cli_main import run_command
 from edge.decoders import decoder_spec, load_decoder
@@ -93,10 +94,10 @@ def _pick_decoder(bundle, name: str | None):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
     from edge.outputs import open_sinks
     from edge.serial_sink import SerialSink
+    from edge.view import open_view, session_meta
 
     check_link_timing(args)
     key = link_key(args)
@@ -105,11 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_classes(bundle)
     check_outputs(bundle, decoder)  # a bundle that would crash the loop is refused (exit 3)
     config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
-    board = board_config(args)
-    source = BrainFlowSource.from_bundle(bundle, board)
+    source, source_label = open_source(args, bundle)
+    meta = session_meta(bundle, decoder)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
-                       heartbeat_ms=args.heartbeat_ms, link_key=key)
-    runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source, sinks, config)
+                       heartbeat_ms=args.heartbeat_ms, link_key=key, meta=meta)
+    view = open_view(args.view, bundle, sinks, config, meta) if args.view else None
+    runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source,
+                      sinks + ([view] if view else []), config, [view] if view else None)
 
     def on_signal(signum, frame):  # noqa: ARG001
         logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
@@ -118,10 +121,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"mi-edge: decoder {decoder.name} ({decoder.kind}) on {board.label}, "
+    print(f"mi-edge: decoder {decoder.name} ({decoder.kind}) on {source_label}, "
           f"{len(bundle.channels)} channels at {bundle.sfreq:g} Hz, window "
           f"{decoder.n_samples / bundle.sfreq:g} s every {args.hop:g} s -> "
-          f"{', '.join(args.out)}", file=sys.stderr, flush=True)
+          f"{', '.join(args.out)}" + (f"; live view at {view.url}" if view else ""),
+          file=sys.stderr, flush=True)
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
                "bad_windows": stats.bad_windows, "lost_samples": stats.lost_samples,
@@ -294,13 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
   mi-edge run S007.mibundle --board cyton --serial-port /dev/openbci \\
       --out serial:/dev/rfcomm0 --link-key link.key
   # hobbyist ASCII lines (`L 0.87`) instead of binary frames
-  mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30""")
+  mi-edge run b.mibundle --board synthetic --out serial:/dev/ttyACM0 --ascii --duration 30
+  # an LSL EEG stream in (OpenBCI GUI's LSL widget), decisions and posteriors out over LSL,
+  # and a live view at http://127.0.0.1:8080/ (pip install 'mi-edge[lsl]')
+  mi-edge run S007.mibundle --board lsl:obci_eeg1 --out lsl:mi-edge --view 8080""")
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
     add_loop_arguments(p)
     add_output_arguments(p, required=True, out_help="serial:PORT (firmware bridge protocol), "
-                         "jsonl:PATH or stdout; repeatable")
+                         "jsonl:PATH, stdout, or lsl[:NAME] (LSL streams NAME-decisions and "
+                         "NAME-posteriors, NAME default mi-edge); repeatable")
     p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
+    p.add_argument("--view", metavar="[HOST:]PORT", type=view_address,
+                   help="serve a live view (signal quality, posteriors, state, commands, hop "
+                        "timing) at http://HOST:PORT/ (HOST default 127.0.0.1); off by default")
     add_trusted_key_argument(p)
     p.set_defaults(func=cmd_run)
 

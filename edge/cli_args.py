@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from edge.boards import BoardConfig
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
-           "loop_config", "check_link_timing", "link_key", "DEVICE_TIMEOUT_MS"]
+           "loop_config", "check_link_timing", "link_key", "open_source", "DEVICE_TIMEOUT_MS"]
 
 #: The receiver timeout of the example firmware (``HEARTBEAT_TIMEOUT_MS`` in the Arduino sketch).
 DEVICE_TIMEOUT_MS = 500
@@ -37,8 +37,9 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group(
         "board", "the EEG source, with BrainFlow's parameter names (BrainFlowInputParams)")
     g.add_argument("--board", default="synthetic",
-                   help="synthetic (default), playback, cyton, cyton-daisy, ganglion, or a "
-                        "BrainFlow board id")
+                   help="synthetic (default), playback, cyton, cyton-daisy, ganglion, a "
+                        "BrainFlow board id, or lsl:STREAM (an LSL EEG stream by name; needs "
+                        "pylsl)")
     g.add_argument("--serial-port", help="dongle port, e.g. /dev/ttyUSB0 or /dev/openbci")
     g.add_argument("--file", help="playback: BrainFlow file to play (mi-export playback)")
     g.add_argument("--master-board",
@@ -53,7 +54,7 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--montage",
                    help="electrode on each EEG input, in order, e.g. C3,Cz,C4,FC3,FC4,CP3,CP4,"
                         "Fz ('-' for an unused input; default: the board's OpenBCI GUI "
-                        "placement)")
+                        "placement; lsl: the stream's channel labels)")
     g.add_argument("--loopback", action="store_true", help="playback: loop the file forever")
     g.add_argument("--stall-timeout", type=positive_float, default=1.0,
                    help="no new sample for this long is a stall fault (default 1.0 s)")
@@ -83,6 +84,24 @@ def board_config(args: argparse.Namespace, **overrides: Any) -> BoardConfig:
     }
     kw.update(overrides)
     return BoardConfig(**kw)
+
+
+def open_source(args: argparse.Namespace, bundle: Any) -> tuple[Any, str]:
+    """The EEG source of ``--board`` for ``bundle``, and its label: an LSL stream for
+    ``lsl:STREAM`` (channels by the stream's labels, or ``--montage``), else a BrainFlow board."""
+    kind, sep, stream = str(args.board).partition(":")
+    if kind.lower() == "lsl" and sep:
+        if not stream:
+            raise UsageError("--board lsl:STREAM: give the LSL stream's name")
+        from edge.lsl_source import LslSource
+
+        source = LslSource(stream, bundle.channels, bundle.sfreq, montage=args.montage,
+                           stall_timeout_s=args.stall_timeout)
+        return source, source.label
+    from edge.brainflow_source import BrainFlowSource
+
+    board = board_config(args)
+    return BrainFlowSource.from_bundle(bundle, board), board.label
 
 
 def add_loop_arguments(p: argparse.ArgumentParser) -> None:

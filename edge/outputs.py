@@ -1,4 +1,4 @@
-"""``--out`` specifications to sinks: ``serial:PORT``, ``jsonl:PATH``, ``stdout``."""
+"""``--out`` specifications to sinks: ``serial:PORT``, ``jsonl:PATH``, ``stdout``, ``lsl:NAME``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ __all__ = ["open_sinks"]
 
 
 def open_sinks(specs: list[str], ascii_mode: bool = False, baudrate: int = 115200,
-               heartbeat_ms: int = 250, link_key: bytes | None = None) -> list[Sink]:
-    """Build sinks from ``serial:PORT``, ``jsonl:PATH`` or ``stdout`` specifications; JSON
-    sinks report what the serial sinks do about the link (:meth:`JsonlSink.watch`)."""
+               heartbeat_ms: int = 250, link_key: bytes | None = None,
+               meta: dict[str, object] | None = None) -> list[Sink]:
+    """Build sinks from ``serial:PORT``, ``jsonl:PATH``, ``stdout`` or ``lsl[:NAME]``
+    specifications; JSON sinks report what the serial sinks do about the link
+    (:meth:`JsonlSink.watch`). ``meta`` (bundle hash, decoder) describes LSL streams."""
     sinks: list[Sink] = []
     for spec in specs:
         kind, _, arg = spec.partition(":")
@@ -23,8 +25,13 @@ def open_sinks(specs: list[str], ascii_mode: bool = False, baudrate: int = 11520
             sinks.append(JsonlSink(arg))
         elif spec == "stdout":
             sinks.append(JsonlSink("-"))
+        elif kind == "lsl":
+            from edge.lsl_sink import LslSink  # pylsl is optional: only when asked for
+
+            sinks.append(LslSink(arg or "mi-edge", meta))
         else:
-            raise ValueError(f"--out {spec!r}: expected serial:PORT, jsonl:PATH or stdout")
+            raise ValueError(f"--out {spec!r}: expected serial:PORT, jsonl:PATH, stdout or "
+                             "lsl[:NAME]")
     for jsonl in (s for s in sinks if isinstance(s, JsonlSink)):
         for serial in (s for s in sinks if isinstance(s, SerialSink)):
             jsonl.watch(serial)

@@ -54,7 +54,10 @@ RUN = ["run", BUNDLE, "--montage", "C3,Cz,C4,FC3,FC4,CP3,CP4,C1", "--out", "stdo
 @pytest.mark.parametrize("argv, code, needle", [
     ([*RUN, "--hop", "nan"], 2, "--hop: 'nan': expected a finite number"),
     ([*RUN, "--duration", "0"], 2, "--duration: 0: expected a number > 0"),
-    ([*RUN, "--out", "bogus"], 2, "'bogus': expected serial:PORT, jsonl:PATH or stdout"),
+    ([*RUN, "--out", "bogus"], 2,
+     "'bogus': expected serial:PORT, jsonl:PATH, stdout or lsl[:NAME]"),
+    ([*RUN, "--view", "localhost"], 2, "expected [HOST:]PORT, e.g. 8080"),
+    ([*RUN, "--board", "lsl:"], 2, "--board lsl:STREAM: give the LSL stream's name"),
     ([*RUN, "--heartbeat-ms", "0"], 2, "--heartbeat-ms: 0: expected an integer >= 1"),
     ([*RUN, "--heartbeat-ms", "400"], 2, "the device goes safe after 500 ms"),
     ([*RUN, "--hop", "0.001"], 2, "shorter than one sample at 250 Hz"),
