@@ -42,6 +42,7 @@ from edge.cli_args import (
 from edge.cli_main import run_command
 from edge.decoders import decoder_spec, load_decoder
 from edge.errors import BundleError
+from edge.signal_check import add_subparser as add_signal_check
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -358,6 +359,7 @@ examples:
                    help="report directory (default ./profile)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_profile)
+    add_signal_check(sub)
     return parser
 
 
