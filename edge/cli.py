@@ -30,6 +30,7 @@ from pathlib import Path
 from edge.argtypes import out_spec, positive_float
 from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.bundle_check import check_classes, check_outputs
+from edge.calibrate_cli import add_subparser as add_calibrate
 from edge.cli_args import (
     add_board_arguments,
     add_loop_arguments,
@@ -360,6 +361,7 @@ examples:
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_profile)
     add_signal_check(sub)
+    add_calibrate(sub)
     return parser
 
 

@@ -105,7 +105,9 @@ def _board_names(board_id: int, n_eeg: int, side: dict[str, Any] | None) -> list
     from edge.montage import default_montage
 
     if side and side.get("channels"):
-        names = [str(c) if c else f"EXG {i}" for i, c in enumerate(side["channels"])]
+        given = list(side["channels"])[:n_eeg]
+        given += [None] * (n_eeg - len(given))  # a montage may leave the last inputs unused
+        names = [str(c) if c else f"EXG {i}" for i, c in enumerate(given)]
     else:
         try:
             eeg_names = BoardShim.get_eeg_names(board_id)
