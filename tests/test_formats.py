@@ -94,3 +94,16 @@ def test_what_cannot_be_read_gets_one_clear_line(tmp_path, r12_csv):
         load_continuous(r12_csv, board="cyton-daisy")
     side = json.loads((r12_csv.parent / (r12_csv.name + ".json")).read_text())
     assert side["board_id"] == 0
+
+
+def test_mi_export_convert_writes_the_npz_form(tmp_path, capsys):
+    from export.cli import main
+
+    out = tmp_path / "gui_continuous.npz"
+    assert main(["convert", str(GUI), "--run", "3", "--channels", "Fp1", "Fp2", "C3", "C4",
+                 "P7", "P8", "O1", "Oz", "-o", str(out)]) == 0
+    rec = load_continuous(out)
+    assert rec.run == 3 and rec.ch_names[-1] == "Oz"
+    assert np.array_equal(rec.raw, load_continuous(GUI).raw)
+    assert main(["convert", str(GUI), "--channels", "C3", "-o", str(out)]) == 4
+    assert "1 names for the recording's 8" in capsys.readouterr().err
