@@ -30,6 +30,7 @@ from pathlib import Path
 from edge.argtypes import out_spec, positive_float, view_address
 from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.bundle_check import check_classes, check_outputs
+from edge.calibrate_cli import add_subparser as add_calibrate
 from edge.cli_args import (
     add_board_arguments,
     add_loop_arguments,
@@ -43,6 +44,7 @@ from edge.cli_args import (
 from edge.cli_main import run_command
 from edge.decoders import decoder_spec, load_decoder
 from edge.errors import BundleError
+from edge.signal_check import add_subparser as add_signal_check
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -372,6 +374,8 @@ examples:
                    help="report directory (default ./profile)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.set_defaults(func=cmd_profile)
+    add_signal_check(sub)
+    add_calibrate(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ from edge.argtypes import (
 from edge.decision import DecisionConfig
 from edge.errors import UsageError
 from edge.loop import LoopConfig
+from edge.quality import QualityConfig
 from edge.serial_sink import read_link_key
 
 if TYPE_CHECKING:
@@ -116,6 +117,10 @@ def add_loop_arguments(p: argparse.ArgumentParser) -> None:
                    help="smoothed probability the leading class must reach (0.6)")
     g.add_argument("--dwell", type=positive_int, default=2,
                    help="consecutive windows it must lead above threshold (2)")
+    g.add_argument("--line-noise-uv", type=non_negative_float, default=50.0,
+                   help="a window with more than this RMS of 50/60 Hz on a channel is a "
+                        "BAD_SIGNAL fault, not a decision (50 uV; 0 = off, e.g. to replay lab "
+                        "recordings whose mains hum the decoder's band-pass removes)")
     g.add_argument("--refractory", type=non_negative_float, default=1.0,
                    help="seconds after a decision before the next one (1.0)")
 
@@ -129,7 +134,8 @@ def loop_config(args: argparse.Namespace, realtime: bool, sfreq: float) -> LoopC
     try:
         decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
                                   dwell=args.dwell, refractory_s=args.refractory)
-        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision)
+        quality = QualityConfig(line_noise_uv=args.line_noise_uv)
+        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision, quality=quality)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -110,7 +110,10 @@ class Runtime:
         self.sfreq = sfreq
         self.source = source
         self.sinks = sinks
-        self.config = config or LoopConfig()
+        config = config or LoopConfig()
+        if config.quality.sfreq is None:  # the line-noise check needs the stream's rate
+            config = replace(config, quality=replace(config.quality, sfreq=float(sfreq)))
+        self.config = config
         self.hop = max(1, int(round(self.config.hop_s * sfreq)))
         self.n_window = decoder.n_samples
         self.observers = list(observers or [])

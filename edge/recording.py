@@ -77,11 +77,21 @@ def resample(x: np.ndarray, sfreq: float, target: float | None) -> tuple[np.ndar
     return y, float(target)
 
 
-def load_continuous(path: str | Path) -> ContinuousRecording:
-    """Read a continuous (``*_continuous.npz``) recording (pickle refused)."""
+def load_continuous(path: str | Path, board: str | int | None = None) -> ContinuousRecording:
+    """Read a continuous recording: ``*_continuous.npz`` (pickle refused), a BrainFlow file or
+    an OpenBCI GUI text recording (:mod:`edge.recording_formats`; ``board``: the BrainFlow
+    board that wrote a BrainFlow file, default from its sidecar or its shape)."""
+    from edge import recording_formats as formats
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    kind = formats.sniff(path)
+    if kind == "unknown":
+        raise InputError(f"{path}: not a recording this reads; accepted: {formats.ACCEPTED}")
+    if kind != "npz":
+        reader = formats.read_brainflow_file if kind == "brainflow" else formats.read_openbci_txt
+        return _checked(path, reader(path, board))
     try:
         with np.load(path, allow_pickle=False) as npz:
             d = {k: npz[k] for k in npz.files}
@@ -91,6 +101,11 @@ def load_continuous(path: str | Path) -> ContinuousRecording:
     if missing:
         raise InputError(f"{path}: missing key(s) {', '.join(missing)}; a continuous recording "
                          f"needs {list(CONTINUOUS_KEYS)}")
+    return _checked(path, d)
+
+
+def _checked(path: Path, d: dict) -> ContinuousRecording:
+    """A ContinuousRecording of the fields ``d`` read from ``path``, shapes checked."""
     raw = np.asarray(d["raw"], dtype=np.float64)
     events = np.asarray(d["events"], dtype=np.int64)
     if raw.ndim != 2 or events.ndim != 2 or events.shape[1] != 2:

@@ -25,6 +25,7 @@ import numpy as np
 from edge.errors import InputError
 from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.recording import resample as _resample
+from edge.recording_formats import sniff
 
 __all__ = [
     "DataError",
@@ -283,11 +284,13 @@ def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
     """The raw arrays of one epoch file, or of a continuous file epoched from its events."""
     if not p.is_file():
         raise DataError(f"{p}: no such file")
-    try:
-        with np.load(p, allow_pickle=False) as probe:
-            is_continuous = "raw" in probe.files
-    except Exception as exc:
-        raise DataError(f"{p}: not a readable npz file ({exc})") from exc
+    is_continuous = True  # BrainFlow and OpenBCI GUI files, MNE formats: read as recordings
+    if sniff(p) == "npz":
+        try:
+            with np.load(p, allow_pickle=False) as probe:
+                is_continuous = "raw" in probe.files
+        except Exception as exc:
+            raise DataError(f"{p}: not a readable npz file ({exc})") from exc
     if is_continuous:
         margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
         return _epochs_from_continuous(p, event_map, margin)
