@@ -33,7 +33,6 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from brainflow.data_filter import DataFilter
 
 from edge.quality import LINE_FREQS, line_power
 
@@ -102,6 +101,8 @@ def check_signal(data: np.ndarray, sfreq: float, names: list[str],
     clean = np.where(finite, x, 0.0)
     line, band = line_power(clean, sfreq, LINE_FREQS, EEG_BAND)
     k = np.argmax(line, axis=1)
+    from brainflow.data_filter import DataFilter  # here: `mi-edge check` must not need BrainFlow
+
     out = []
     for i, name in enumerate(names):
         row = clean[i] - np.polyval(np.polyfit(np.arange(x.shape[1]), clean[i], 1),
