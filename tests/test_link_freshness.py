@@ -347,7 +347,7 @@ def test_mi_edge_run_stopped_for_2_s_resumes_with_a_new_session_and_fresh_eviden
     from export.playback import write_playback
 
     playback = tmp_path / "r12.csv"
-    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, start_s=0.0, duration_s=30.0)
+    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, start_s=0.0, duration_s=90.0)  # long: the test stops it
     key = bytes(range(16))
     (tmp_path / "link.key").write_text(key.hex() + "\n")
     log = tmp_path / "device.jsonl"
