@@ -346,8 +346,8 @@ def test_mi_edge_run_stopped_for_2_s_resumes_with_a_new_session_and_fresh_eviden
     with the same --key): no command from a dwell run that started before the gap."""
     from export.playback import write_playback
 
-    playback = tmp_path / "r12.csv"
-    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, start_s=0.0, duration_s=90.0)  # long: the test stops it
+    playback = tmp_path / "r12.csv"  # 90 s: a loaded machine must not reach its end first
+    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, start_s=0.0, duration_s=90.0)
     key = bytes(range(16))
     (tmp_path / "link.key").write_text(key.hex() + "\n")
     log = tmp_path / "device.jsonl"
