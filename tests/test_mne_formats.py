@@ -121,3 +121,17 @@ def test_convert_writes_the_npz_of_an_edf_and_unknown_files_get_one_line(tmp_pat
     assert main(["convert", str(junk), "-o", str(tmp_path / "j.npz")]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "EDF, BDF, GDF, FIF" in err[0] and "BrainFlow" in err[0]
+
+
+def test_evaluate_scores_an_edf_like_its_npz(npz_model, tmp_path):
+    from export.evaluate import evaluate_bundle
+    from export.train_fgsft import write_fgsft
+
+    ep, clf = npz_model
+    bundle = write_fgsft(tmp_path / "S007c.mibundle", "fgsft", clf, ep)
+    edf = write_mne(RUNS[1], tmp_path / "S007R08.edf", "edf", ONE_UV_PER_STEP)
+    via_edf = evaluate_bundle(bundle, [edf], event_map=T_MAP)["fgsft"]
+    via_npz = evaluate_bundle(bundle, [RUNS[1]])["fgsft"]
+    assert via_edf["runs"] == via_npz["runs"] == [8]
+    assert via_edf["accuracy"] == via_npz["accuracy"]
+    assert via_edf["confusion"] == via_npz["confusion"]
