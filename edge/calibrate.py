@@ -17,6 +17,11 @@ separated by breaks. Every marker is written into the stream with BrainFlow's
 acquired then (how far that is from the cue is measured: ``marker_delay_s`` in the sidecar).
 A run ends no sooner than 4 s after its last cue (the exporter's epochs reach 4 s).
 
+With ``view_address`` (``--view [HOST:]PORT``) the live view is the cue screen as well
+(:mod:`edge.view.calibration`): every phase (fixation, cue, imagery -- the cue's arrow stays
+1.25 s, as in Graz, then imagery continues --, rest, break) is pushed to the page with its run
+and trial counters, beside the per-channel signal quality of the polled EEG.
+
 Each run is written, when it ends, as
 
 * ``SUBJECT_Rnn.csv``: BrainFlow's own file (``DataFilter.write_file``, every board row), with
@@ -37,6 +42,7 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +61,8 @@ log = logging.getLogger(__name__)
 
 #: The exporter epochs from 0.5 s before to 4 s after each cue: runs cover that much.
 EPOCH_START_S, EPOCH_END_S = 0.5, 4.0
+#: How long the live view shows the cue's arrow before it shows imagery (Graz: 1.25 s).
+CUE_SHOWN_S = 1.25
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,7 @@ class _Recorder:
         self.marker_row = BoardShim.get_marker_channel(self.board_id)
         self.eeg_rows = BoardShim.get_eeg_channels(self.board_id)
         self.chunks: list[np.ndarray] = []
+        self.on_data = None  # called with each polled chunk (every row) when a view listens
         self._board: BoardShim | None = None
 
     def start(self) -> None:
@@ -139,6 +148,8 @@ class _Recorder:
         data = self._board.get_board_data()
         if data.shape[1]:
             self.chunks.append(data)
+            if self.on_data is not None:
+                self.on_data(data)
 
     def marker(self, value: float) -> None:
         self._board.insert_marker(float(value))
@@ -175,13 +186,16 @@ class Session:
         Number of the first run (files ``SUBJECT_Rnn``); runs already on disk are refused.
     sound : bool
         Play the cue sounds (``--no-sound``: headless, tests).
+    view_address : (str, int), optional
+        Serve the live view there as the cue screen (port 0: a free one; ``self.view.url``).
     screen, clock, sleep
         Injectable for tests: the terminal cues, ``time.time`` and ``time.sleep``.
     """
 
     def __init__(self, board: BoardConfig, paradigm: Paradigm, out_dir: Path, subject: str,
                  first_run: int = 1, sound: bool = True, screen: TerminalCues | None = None,
-                 clock=time.time, sleep=time.sleep):
+                 clock=time.time, sleep=time.sleep,
+                 view_address: tuple[str, int] | None = None):
         self.board, self.paradigm = board, paradigm
         self.out_dir, self.subject, self.first_run = Path(out_dir), subject, first_run
         self.screen = screen or TerminalCues()
@@ -198,6 +212,23 @@ class Session:
                 raise UsageError(f"{self._path(r, '.csv')}: run {r} is already recorded; "
                                  f"number the new runs with --first-run {r + 1} or use "
                                  "another --out folder")
+        self.view = None
+        if view_address is not None:
+            from edge.view.calibration import CalibrationView
+
+            self.view = CalibrationView(
+                view_address, self.ch_names,
+                float(BoardShim.get_sampling_rate(board.data_board_id)), list(paradigm.classes),
+                {"subject": subject, "board": board.label})
+
+    def _phase(self, name: str, **fields: Any) -> None:
+        if self.view is not None:
+            self.view.phase(name, **fields)
+
+    def _say(self, text: str) -> None:
+        self.screen.message(text)
+        if self.view is not None:
+            self.view.message(text)
 
     def _path(self, run: int, suffix: str) -> Path:
         return self.out_dir / f"{self.subject}_R{run:02d}{suffix}"
@@ -213,19 +244,29 @@ class Session:
         rng = np.random.default_rng(self.paradigm.seed)
         plan = schedule(self.paradigm, rng)
         rec = _Recorder(self.board)
-        rec.start()
+        if self.view is not None:
+            rec.on_data = partial(self.view.samples, rows=[rec.eeg_rows[i] for i in self.inputs],
+                                  ts_row=rec.ts_row)
+        finished = False
         try:
+            rec.start()
             for k, order in enumerate(plan):
                 if k:
                     self._break(rec, k + self.first_run)
                 self.results.append(self._run(rec, self.first_run + k, order, rng))
+            finished = True
         finally:
             rec.stop()
             self.sounds.close()
+            if self.view is not None:
+                self._phase("done" if finished else "interrupted",
+                            runs_saved=[r.run for r in self.results])
+                self.view.close()
         return self.results
 
     def _break(self, rec: _Recorder, next_run: int) -> None:
-        self.screen.message(f"break: run {next_run} starts in {self.paradigm.break_s:g} s")
+        self._say(f"break: run {next_run} starts in {self.paradigm.break_s:g} s")
+        self._phase("break", next_run=next_run, duration_s=self.paradigm.break_s)
         self._wait_until(rec, self.clock() + self.paradigm.break_s)
 
     def _run(self, rec: _Recorder, run: int, order: list[int],
@@ -238,18 +279,30 @@ class Session:
             self._wait_until(rec, self.clock() + max(0.0, EPOCH_START_S + 0.1 - p.cue_s))
             for i, k in enumerate(order):
                 t0 = self.clock()
+                at = {"run": run, "last_run": self.first_run + p.runs - 1, "trial": i + 1,
+                      "trials": len(order)}
                 self.screen.fixation(i + 1, len(order))
+                self._phase("fixation", **at, duration_s=p.cue_s)
                 self.sounds.play("warning")
                 self._wait_until(rec, t0 + p.cue_s)
                 self.screen.cue(p.classes[k])
+                self._phase("cue", **at, **{"class": p.classes[k]},
+                            duration_s=p.imagery_end_s - p.cue_s)
                 self.sounds.play(p.classes[k])
                 cues.append((self.clock(), k + 1))
                 rec.marker(k + 2)  # marker = event code + 1
+                if self.view is not None:  # the arrow for CUE_SHOWN_S, then imagery
+                    shown = min(p.cue_s + CUE_SHOWN_S, p.imagery_end_s)
+                    self._wait_until(rec, t0 + shown)
+                    self._phase("imagery", **at, **{"class": p.classes[k]},
+                                duration_s=p.imagery_end_s - shown)
                 self._wait_until(rec, t0 + p.imagery_end_s)
                 self.screen.rest()
                 cues.append((self.clock(), 0))
                 rec.marker(1)
-                self._wait_until(rec, self.clock() + rng.uniform(*p.rest_s))
+                rest_s = rng.uniform(*p.rest_s)
+                self._phase("rest", **at, duration_s=rest_s)
+                self._wait_until(rec, self.clock() + rest_s)
                 done_at = self.clock()
             self._wait_until(rec, cues[-2][0] + EPOCH_END_S + 0.25)
         except KeyboardInterrupt:
@@ -266,7 +319,7 @@ class Session:
         data = rec.take()
         ts = data[rec.ts_row]
         if until is None or not data.shape[1]:
-            self.screen.message(f"run {run}: no completed trial, nothing written")
+            self._say(f"run {run}: no completed trial, nothing written")
             return None
         keep = int(np.searchsorted(ts, until, side="right"))
         data = np.ascontiguousarray(data[:, :keep])
@@ -286,7 +339,7 @@ class Session:
             ch_names=np.array(self.ch_names), sfreq=rec.sfreq, subject=self.subject, run=run)
         result = RunResult(run, n_trials, csv, npz, data.shape[1] / rec.sfreq, delays,
                            interrupted)
-        self.screen.message(f"run {run}: {n_trials} trials, {result.seconds:.0f} s -> {npz}")
+        self._say(f"run {run}: {n_trials} trials, {result.seconds:.0f} s -> {npz}")
         return result
 
     def _sidecar(self, csv: Path, rec: _Recorder, run: int, n_trials: int,

@@ -17,6 +17,8 @@ examples:
       --montage C3,Cz,C4,FC3,FC4,CP3,CP4,C1 --subject me -o calib/
   mi-export fgsft calib/me_R01_continuous.npz calib/me_R02_continuous.npz \\
       calib/me_R03_continuous.npz -o me.mibundle
+  # the live view as the cue screen: open http://127.0.0.1:8080/ before the first trial
+  mi-edge calibrate --board cyton --serial-port /dev/openbci --view 8080 -o calib/
   # try it without a headset (BrainFlow's synthetic board), quick timings, no sound
   mi-edge calibrate --board synthetic --trials 2 --runs 1 --cue-at 0.5 --imagery-end 1.5 \\
       --rest 0.5 0.5 --no-sound -o /tmp/calib
@@ -33,13 +35,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                         rest_s=tuple(args.rest), break_s=args.break_s, seed=args.seed)
     board = board_config(args)
     session = Session(board, paradigm, args.output, args.subject, first_run=args.first_run,
-                      sound=args.sound)
+                      sound=args.sound, view_address=args.view)
     trial_s = paradigm.imagery_end_s + sum(paradigm.rest_s) / 2
     per_run = trial_s * paradigm.trials * len(paradigm.classes)
     print(f"mi-edge calibrate: {board.label}, electrodes {', '.join(session.ch_names)}; "
           f"{paradigm.runs} run(s) of {paradigm.trials} x {', '.join(paradigm.classes)} "
           f"(about {per_run / 60:.1f} min each); sound: {session.sounds.how}",
           file=sys.stderr, flush=True)
+    if session.view is not None:
+        print(f"mi-edge calibrate: live view at {session.view.url} (cues, signal quality)",
+              file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM saves like Ctrl-C
     try:
         results = session.record()
@@ -60,7 +65,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def add_subparser(sub) -> None:
     """Register ``calibrate`` on ``mi-edge``'s sub-command parsers."""
-    from edge.argtypes import non_negative_float, positive_int
+    from edge.argtypes import non_negative_float, positive_int, view_address
     from edge.cli_args import add_board_arguments
 
     p = sub.add_parser(
@@ -96,4 +101,9 @@ def add_subparser(sub) -> None:
     p.add_argument("--sound", action=argparse.BooleanOptionalAction, default=True,
                    help="cue sounds (default on; --no-sound for headless use)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--view", type=view_address, metavar="[HOST:]PORT",
+                   help="serve the live view there as the cue screen: each phase (fixation, "
+                        "cue arrow, imagery, rest, break, run and trial) and per-channel signal "
+                        "quality, in a browser (HOST 127.0.0.1 unless given; 0.0.0.0: the "
+                        "network; port 0: a free one)")
     p.set_defaults(func=cmd_calibrate)

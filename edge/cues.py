@@ -22,7 +22,8 @@ from typing import TextIO
 
 import numpy as np
 
-__all__ = ["TerminalCues", "SoundCues", "tone", "write_wav", "CLASS_PITCH_HZ"]
+__all__ = ["TerminalCues", "SoundCues", "tone", "write_wav", "arrow_direction",
+           "CLASS_PITCH_HZ"]
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +116,20 @@ class SoundCues:
             self._dir = None
 
 
-def _arrow(name: str) -> list[str]:
+def arrow_direction(name: str) -> str | None:
+    """Where a class's cue arrow points: ``left``, ``right``, ``down`` (feet), ``up``
+    (tongue), or None for a class without one (its name alone is the cue)."""
     key = name.lower()
-    for word in ("left", "right", "feet", "tongue"):
+    for word, direction in (("left", "left"), ("right", "right"), ("feet", "down"),
+                            ("foot", "down"), ("tongue", "up")):
         if word in key:
-            return _ARROWS["up" if word == "tongue" else word]
-    return []
+            return direction
+    return None
+
+
+def _arrow(name: str) -> list[str]:
+    direction = arrow_direction(name)
+    return _ARROWS["feet" if direction == "down" else direction] if direction else []
 
 
 class TerminalCues:

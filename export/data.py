@@ -8,6 +8,10 @@ Two on-disk formats are read, both written by ``np.savez_compressed`` and loaded
 * continuous files (``raw`` channels x samples in µV, ``events`` ``[onset_sample, code]``,
   ``event_names``, ``ch_names``, ``sfreq``, ``subject``, ``run``), epoched here from their events.
 
+Continuous recordings may also be BrainFlow files, OpenBCI GUI recordings
+(:mod:`edge.recording_formats`) or any file MNE reads (:mod:`export.mne_formats`: EDF, BDF,
+GDF, FIF, ...), their cues named with an ``--events`` map (:mod:`export.event_map`).
+
 Every selection is by name: channels by electrode label, classes by class name. The run id of
 every trial is kept: it is the block used as a cross-validation group.
 """
@@ -22,26 +26,25 @@ from typing import Any
 
 import numpy as np
 
-from edge.errors import InputError
 from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.recording import resample as _resample
 from edge.recording_formats import sniff
+from export.errors import DataError
+from export.event_map import EventMap, parse_event_map, resolve_event_map
+from export.mne_formats import read_recording
 
 __all__ = [
     "DataError",
     "EpochSet",
     "load_epochs",
     "load_continuous",
+    "read_recording",
     "ContinuousRecording",
     "file_sha256",
     "parse_event_map",
 ]
 
 EPOCH_KEYS = ("X", "y", "class_names", "ch_names", "sfreq", "tmin")
-
-
-class DataError(InputError, ValueError):
-    """A recording cannot be used as asked: bad file, missing channel, class or window."""
 
 
 @dataclass
@@ -180,30 +183,18 @@ def _select_classes(
     return mask, y_new, list(classes)
 
 
-def parse_event_map(spec: str | None) -> dict[int, str] | None:
-    """Parse ``"769=left_hand,770=right_hand"`` into ``{769: "left_hand", 770: "right_hand"}``."""
-    if not spec:
-        return None
-    out: dict[int, str] = {}
-    for part in spec.split(","):
-        code, sep, name = part.partition("=")
-        if not sep or not code.strip().lstrip("-").isdigit() or not name.strip():
-            raise DataError(f"event map {spec!r}: expected CODE=NAME[,CODE=NAME...]")
-        out[int(code)] = name.strip()
-    return out
-
-
 def _default_event_map(event_names: list[str], source: Path) -> dict[int, str]:
     """eegmmidb-style ``'T1 left_hand'`` names (the code is the index): every non-rest code."""
     return {c: name for c, name in event_labels(event_names, source).items() if name != "rest"}
 
 
 def _epochs_from_continuous(
-    path: Path, event_map: dict[int, str] | None, margin: tuple[float, float]
+    path: Path, event_map: EventMap | None, margin: tuple[float, float]
 ) -> dict[str, object]:
     """Cut every mapped cue of a continuous file into an epoch spanning ``margin`` s."""
-    rec = load_continuous(path)
-    mapping = event_map or _default_event_map(rec.event_names, path)
+    rec = read_recording(path)
+    mapping = (resolve_event_map(event_map, rec.event_names, path) if event_map
+               else _default_event_map(rec.event_names, path))
     names = list(dict.fromkeys(mapping.values()))
     pre = int(round(-margin[0] * rec.sfreq))
     n = int(round((margin[1] - margin[0]) * rec.sfreq))
@@ -238,14 +229,16 @@ def load_epochs(
     window: tuple[float, float] | None = None,
     sfreq: float | None = None,
     runs: Sequence[int] | None = None,
-    event_map: dict[int, str] | None = None,
+    event_map: EventMap | None = None,
 ) -> EpochSet:
-    """Load and concatenate labelled epochs from epoch or continuous npz files.
+    """Load and concatenate labelled epochs from epoch files and continuous recordings.
 
     Parameters
     ----------
     paths : sequence of path
-        Epoch files (with ``X``) or continuous files (with ``raw``), freely mixed.
+        Epoch files (npz with ``X``) or continuous recordings (npz with ``raw``, BrainFlow
+        and OpenBCI GUI files, anything MNE reads: :func:`export.mne_formats.read_recording`),
+        freely mixed.
     channels : sequence of str, optional
         Electrode labels to keep, in this order (case-insensitive match). Default: the
         channels of the first file; every file must contain them.
@@ -259,7 +252,8 @@ def load_epochs(
     runs : sequence of int, optional
         Keep only trials of these source runs.
     event_map : dict, optional
-        For continuous files: event code -> class name. Default: parsed from eegmmidb-style
+        For continuous files: event code or name -> class name
+        (:func:`export.event_map.resolve_event_map`). Default: parsed from eegmmidb-style
         ``event_names`` (``'T1 left_hand'``), every code but rest.
 
     Returns
@@ -279,7 +273,7 @@ def load_epochs(
     return _concatenate(parts)
 
 
-def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
+def _read_epochs_file(p: Path, event_map: EventMap | None,
                       window: tuple[float, float] | None) -> dict[str, Any]:
     """The raw arrays of one epoch file, or of a continuous file epoched from its events."""
     if not p.is_file():
@@ -299,7 +293,7 @@ def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
 
 def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] | None,
                window: tuple[float, float] | None, sfreq: float | None,
-               runs: Sequence[int] | None, event_map: dict[int, str] | None) -> EpochSet:
+               runs: Sequence[int] | None, event_map: EventMap | None) -> EpochSet:
     d = _read_epochs_file(p, event_map, window)
     X = np.asarray(d["X"], dtype=np.float64)
     if X.ndim != 3:

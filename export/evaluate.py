@@ -18,7 +18,7 @@ def evaluate_bundle(
     data: Sequence[str | Path],
     *,
     runs: Sequence[int] | None = None,
-    event_map: dict[int, str] | None = None,
+    event_map: dict[int | str, str] | None = None,
     decoders: Sequence[str] | None = None,
 ) -> dict[str, dict[str, object]]:
     """Run each decoder on the epochs of ``data`` cut at its own window.

@@ -48,7 +48,7 @@ from edge.boards import (
     sidecar_path,
 )
 from edge.recording import ContinuousRecording
-from export.data import DataError, _resample, file_sha256, load_continuous
+from export.data import DataError, _resample, file_sha256, read_recording
 
 __all__ = ["PlaybackFile", "write_playback"]
 
@@ -135,7 +135,7 @@ def write_playback(
     eeg_rows = list(descr["eeg_channels"])
     if not speed > 0:
         raise DataError(f"speed must be > 0, got {speed}")
-    rec = load_continuous(continuous_npz)
+    rec = read_recording(continuous_npz)
     idx = _input_channels(rec, channels, len(eeg_rows), board_label(board_id))
 
     # crop in the recording's own samples, then resample to the board's rate

@@ -86,7 +86,7 @@ def test_nan_samples_refused(tmp_path):
 def test_event_map_parsing():
     assert parse_event_map("769=left_hand,770=right_hand") == {769: "left_hand",
                                                                770: "right_hand"}
-    with pytest.raises(DataError, match="CODE=NAME"):
+    with pytest.raises(DataError, match="CODE=CLASS or NAME=CLASS"):
         parse_event_map("left")
 
 

@@ -178,3 +178,115 @@ def test_view_in_chromium_shows_decisions_and_the_stall(s007_cyton_bundle, tmp_p
                        [t for _, t in recorded[-len(page_decisions):]], atol=0.006)
     kinds = [kind for kind, _, _ in shown]
     assert kinds[0] == "stop" and "fault" in kinds
+
+
+# the synthetic board's first 8 inputs (as tests/test_calibrate.py)
+SYNTH_MONTAGE = "Fz,C3,Cz,C4,Pz,PO7,Oz,PO8" + ",-" * 8
+
+
+def test_calibrate_pushes_every_phase_and_signal_quality_to_the_view(tmp_path):
+    """``mi-edge calibrate --view``: the page switches to the cue screen and hears each phase
+    of a short session on BrainFlow's synthetic board, with counters, and the channels'
+    quality; the stream ends with the session."""
+    import threading
+
+    from edge.boards import BoardConfig
+    from edge.calibrate import Paradigm
+    from edge.calibrate import Session as Calibration
+
+    paradigm = Paradigm(trials=1, runs=2, cue_s=0.2, imagery_end_s=0.5, rest_s=(0.3, 0.3),
+                        break_s=0.3, seed=1)
+    board = BoardConfig(board="synthetic", montage=SYNTH_MONTAGE.split(","))
+    session = Calibration(board, paradigm, tmp_path, "S09", sound=False,
+                          view_address=("127.0.0.1", 0))
+    port = int(session.view.url.rsplit(":", 1)[1].strip("/"))
+    assert b'id="cue-panel"' in _get(port, "/")[2]
+    sse = _Sse(port)
+    event, snap = sse.next()  # subscribed from here on
+    assert event == "snapshot" and snap["mode"] == "calibrate" and snap["phase"]["phase"] == \
+        "waiting"
+    assert snap["channels"] == SYNTH_MONTAGE.split(",")[:8] and snap["meta"]["subject"] == "S09"
+    got: list[tuple[str, dict]] = []
+    reader = threading.Thread(target=lambda: got.extend(iter(sse.next, ("bye", {}))))
+    reader.start()
+    results = session.record()
+    reader.join(timeout=10)
+    assert not reader.is_alive() and [r.trials for r in results] == [2, 2]
+    phases = [d for e, d in got if e == "phase"]
+    assert [p["phase"] for p in phases] == [
+        *["fixation", "cue", "imagery", "rest"] * 2, "break",
+        *["fixation", "cue", "imagery", "rest"] * 2, "done"]
+    cues = [p for p in phases if p["phase"] == "cue"]
+    assert sorted(p["class"] for p in cues[:2]) == ["left_hand", "right_hand"]  # balanced
+    assert {p["class"]: p["arrow"] for p in cues} == {"left_hand": "left",
+                                                      "right_hand": "right"}
+    assert [(p["run"], p["last_run"], p["trial"], p["trials"]) for p in cues] == [
+        (1, 2, 1, 2), (1, 2, 2, 2), (2, 2, 1, 2), (2, 2, 2, 2)]
+    assert cues[0]["duration_s"] == pytest.approx(0.3)
+    assert phases[8] == {**phases[8], "next_run": 2, "duration_s": 0.3}
+    assert phases[-1]["runs_saved"] == [1, 2]
+    # what the session printed reaches the page too (runs saved, the break)
+    texts = [d["text"] for e, d in got if e == "message"]
+    assert texts[0].startswith("run 1: 2 trials") and texts[1].startswith("break: run 2")
+    quality = [d["quality"] for e, d in got if e == "quality"]
+    assert quality and [c["channel"] for c in quality[-1]] == SYNTH_MONTAGE.split(",")[:8]
+    assert all(c["status"] == "ok" and c["rms_uv"] > 0 for c in quality[-1])
+    # the recording is what a session without a view writes: markers at the cues
+    rec = np.load(results[0].npz)
+    assert (rec["events"][:, 1] > 0).sum() == 2
+
+
+def test_calibrate_without_view_serves_nothing(tmp_path, monkeypatch):
+    import edge.view.calibration as calibration_view
+    from edge.boards import BoardConfig
+    from edge.calibrate import Paradigm
+    from edge.calibrate import Session as Calibration
+
+    monkeypatch.setattr(calibration_view, "CalibrationView", None)  # would fail if built
+    board = BoardConfig(board="synthetic", montage=SYNTH_MONTAGE.split(","))
+    session = Calibration(board, Paradigm(), tmp_path, "S09", sound=False)
+    assert session.view is None  # and every _phase / _say / poll checks just that
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium")
+def test_calibrate_cue_screen_in_chromium(tmp_path):
+    """The cue screen in a real browser: ``mi-edge calibrate --view`` on the synthetic board;
+    the page shows the cue's arrow and class, the counters and the channels, then DONE."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "calibrate", "--board", "synthetic", "--montage",
+         SYNTH_MONTAGE, "--trials", "1", "--runs", "1", "--cue-at", "1", "--imagery-end", "3",
+         "--rest", "0.5", "0.5", "--no-sound", "--seed", "2", "-o", str(tmp_path),
+         "--view", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    shot = os.environ.get("MI_EDGE_CALIBRATE_SCREENSHOT", str(tmp_path / "calibrate.png"))
+    try:
+        url = None
+        while url is None:
+            line = run.stderr.readline()
+            assert line, run.stderr.read()
+            found = re.search(r"live view at (\S+)", line)
+            url = found.group(1) if found else None
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(url)
+            page.wait_for_selector("#quality tr[data-channel=C3]", timeout=20000)
+            page.wait_for_selector("#phase[data-phase=cue]", timeout=20000)
+            cls = page.get_attribute("#phase", "data-class")
+            assert page.inner_text("#cue-word") == cls.replace("_", " ").upper()
+            assert page.inner_text("#cue-symbol") == {"left_hand": "\u2190",
+                                                       "right_hand": "\u2192"}[cls]
+            assert re.match(r"run 1 of 1 · trial [12] of 2", page.inner_text("#counters"))
+            assert not page.is_visible("#bars")  # the runtime's panels are hidden
+            page.screenshot(path=shot)  # the cue shows 1.25 s
+            page.wait_for_selector("#phase[data-phase=done]", timeout=30000)
+            assert "runs saved: 1" in page.inner_text("#cue-hint")
+            browser.close()
+        assert run.wait(timeout=30) == 0, run.stderr.read()
+    finally:
+        if run.poll() is None:
+            run.kill()

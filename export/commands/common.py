@@ -14,10 +14,12 @@ __all__ = ["add_data_args", "require_trials", "MIN_TRIALS_PER_CLASS"]
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", nargs="+", type=Path,
-                   help="epoch (*_imagery_*.npz) or continuous (*_continuous.npz) recordings")
+                   help="epoch (*_imagery_*.npz) or continuous recordings (*_continuous.npz, "
+                        "BrainFlow / OpenBCI GUI files, EDF, BDF, GDF, FIF, ...)")
     p.add_argument("--runs", type=int, nargs="+", help="keep only trials of these runs")
-    p.add_argument("--events", help="continuous files: CODE=CLASS[,CODE=CLASS...] cue map "
-                                    "(default: parsed from eegmmidb-style event names)")
+    p.add_argument("--events", help="continuous files: CODE=CLASS or NAME=CLASS[,...] cue map, "
+                                    "e.g. T1=left_hand,T2=right_hand for annotations (default: "
+                                    "parsed from eegmmidb-style event names)")
 
 
 #: Fewer labelled trials per class than this cannot be trained and cross-validated honestly:

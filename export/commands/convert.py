@@ -17,16 +17,19 @@ examples:
   # a BrainFlow file without its sidecar: say which board wrote it
   mi-export convert BrainFlow-RAW_session_0.csv --master-board cyton \\
       --channels C3 Cz C4 FC3 FC4 CP3 CP4 C1 -o me_R02_continuous.npz --run 2
+  # any file MNE reads (EDF, BDF, GDF, FIF, ...): EEG channels in uV, annotations as events
+  mi-export convert S001R04.edf -o S001_R04_continuous.npz
 
 Markers: a marker value v becomes event code v - 1; name the cue classes when training, e.g.
---events 1=left_hand,2=right_hand for markers 2 and 3."""
+--events 1=left_hand,2=right_hand for markers 2 and 3. Annotations (EDF, GDF, FIF...): codes
+number the distinct descriptions in sorted order and event_names keeps them; train with e.g.
+--events T1=left_hand,T2=right_hand."""
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.recording import load_continuous
-    from export.data import DataError
+    from export.data import DataError, read_recording
 
-    rec = load_continuous(args.recording, board=args.master_board)
+    rec = read_recording(args.recording, board=args.master_board)
     names = list(rec.ch_names)
     if args.channels:
         if len(args.channels) != len(names):
@@ -47,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
 
 def add_subparser(sub) -> None:
     p = sub.add_parser(
-        "convert", help="write a BrainFlow / OpenBCI GUI recording as a continuous npz",
+        "convert", help="write a BrainFlow / OpenBCI GUI / EDF / BDF / GDF / FIF recording as a "
+                        "continuous npz",
         description="Read a BrainFlow file (DataFilter.write_file, OpenBCI GUI BrainFlow-RAW "
-                    "CSV) or an OpenBCI GUI text recording and write the *_continuous.npz "
-                    "every trainer reads (every trainer also reads those files directly).",
+                    "CSV), an OpenBCI GUI text recording or any file MNE reads (EDF, BDF, GDF, "
+                    "FIF, ...) and write the *_continuous.npz every trainer reads (every "
+                    "trainer also reads those files directly).",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
     p.add_argument("recording", type=Path)
     p.add_argument("--master-board", help="BrainFlow files: the board that wrote it (default: "

@@ -60,12 +60,13 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "the same classes, channels and rate).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", nargs="+", type=Path,
-                   help="epoch (*_imagery_*.npz) or continuous (*_continuous.npz) recordings")
+                   help="epoch (*_imagery_*.npz) or continuous recordings (*_continuous.npz, "
+                        "BrainFlow / OpenBCI GUI files, EDF, BDF, GDF, FIF, ...)")
     p.add_argument("-o", "--output", required=True,
                    help="bundle directory; with --finetune it must contain {subject}")
     p.add_argument("--name", default="stffda", help="decoder name prefix (default stffda)")
     p.add_argument("--runs", type=int, nargs="+", help="keep only trials of these runs")
-    p.add_argument("--events", help="continuous files: CODE=CLASS[,...] cue map")
+    p.add_argument("--events", help="continuous files: CODE=CLASS or NAME=CLASS[,...] cue map")
     p.add_argument("--window", type=finite_float, nargs=2, default=(0.5, 2.5),
                    metavar=("TMIN", "TMAX"),
                    help="analysed window relative to the cue, s (default 0.5 2.5)")
