@@ -22,7 +22,8 @@ import numpy as np
 
 from edge.filter_kernel import kernel
 
-__all__ = ["FILTER_ORDER", "BandFilter", "bandpass_sos", "band_filter", "bandpass", "sosfilt_zi"]
+__all__ = ["FILTER_ORDER", "BandFilter", "bandpass_sos", "band_filter", "bandpass", "band_signal",
+           "sosfilt_zi"]
 
 #: Butterworth order used for every band (the paper's 5th order).
 FILTER_ORDER = 5
@@ -174,3 +175,23 @@ def bandpass(x: np.ndarray, low: float, high: float, sfreq: float) -> np.ndarray
     ndarray, same shape as ``x``
     """
     return band_filter(float(low), float(high), float(sfreq)).zero_phase(x)
+
+
+def band_signal(x: np.ndarray, low: float, high: float, sfreq: float,
+                causal_lead: int | None = None) -> np.ndarray:
+    """The analysed part of band-passed epochs, as an FGSFT model of either kind filters them.
+
+    ``causal_lead`` None: zero-phase over ``x`` (:func:`bandpass`). An int: causal (forward
+    only, starting at the steady state of the first sample) over all of ``x``, the first
+    ``causal_lead`` samples, the filter's warm-up, dropped.
+
+    Returns
+    -------
+    ndarray, shape (..., n_samples - causal_lead)
+    """
+    if causal_lead is None:
+        return bandpass(x, low, high, sfreq)
+    x = np.asarray(x, dtype=np.float64)
+    rows = x.reshape(-1, x.shape[-1])
+    y, _ = band_filter(float(low), float(high), float(sfreq)).causal(rows)
+    return y[:, causal_lead:].reshape(x.shape[:-1] + (x.shape[-1] - causal_lead,))

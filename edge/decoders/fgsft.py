@@ -22,6 +22,7 @@ import numpy as np
 from edge.bundle import Bundle
 from edge.decoders.base import check_window, register_kind
 from edge.decoders.fgsft_fast import FGSFTPlan
+from edge.decoders.fgsft_stream import FGSFTStream
 from edge.decoders.spec import DecoderSpec
 from edge.errors import BundleError
 from edge.features import covariances, log_variance_features, sub_covariances
@@ -322,13 +323,22 @@ class FGSFTDecoder:
 
     kind = "fgsft"
 
-    def __init__(self, name: str, model: FGSFTModel, classes: list[str], tmin: float):
+    def __init__(self, name: str, model: FGSFTModel, classes: list[str], tmin: float,
+                 warmup_s: float = 0.0):
         self.name = name
         self.model = model
         self.classes_ = list(classes)
         self.n_channels = model.n_channels
         self.n_samples = model.n_samples
         self.tmin = tmin
+        #: causal models: samples the filters ran before a training window (the runtime waits
+        #: as long after a start or gap before its first decision)
+        self.warmup_samples = int(round(warmup_s * model.sfreq)) if model.causal else 0
+
+    def open_stream(self) -> FGSFTStream | None:
+        """A :class:`edge.decoders.fgsft_stream.FGSFTStream` for causal models, else None (the
+        runtime then decodes each window with :meth:`predict_proba`)."""
+        return FGSFTStream(self.model) if self.model.causal else None
 
     @property
     def classes(self) -> list[str]:
@@ -354,7 +364,8 @@ class FGSFTDecoder:
         if model.n_classes != len(bundle.classes):
             raise BundleError(f"{bundle.path}: member {member}: {model.n_classes} classes, "
                               f"manifest lists {len(bundle.classes)}")
-        return cls(name, model, bundle.classes, spec.window.tmin)
+        warmup = spec.params.get("causal_lead_s", 0.0) if isinstance(spec.params, dict) else 0.0
+        return cls(name, model, bundle.classes, spec.window.tmin, float(warmup))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, (n_windows, n_channels, n_samples) -> (n_windows, n_classes)."""

@@ -79,8 +79,13 @@ class BandPlan:
         ``y`` runs backwards from the window's last sample to ``start``. Returns (n, n_cols)."""
         z = np.matmul(self.proj, y[..., offset:] if offset > 0 else y)
         z *= z
-        return np.matmul(z, self.win_avg if offset >= 0 else self.win_avg[::-1]
-                         )[:, np.arange(len(self.cols)), self.win_of_col]
+        return self.window_means(z, reverse=offset < 0)
+
+    def window_means(self, z2: np.ndarray, reverse: bool = False) -> np.ndarray:
+        """Each projection's mean over its window, from squared projections (..., n_cols, T)
+        (T runs backwards if ``reverse``). Returns (..., n_cols)."""
+        means = np.matmul(z2, self.win_avg[::-1] if reverse else self.win_avg)
+        return means[..., np.arange(len(self.cols)), self.win_of_col]
 
 
 class FGSFTPlan:
