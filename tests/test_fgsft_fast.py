@@ -114,3 +114,17 @@ def test_stream_equals_causal_filtering_of_the_whole_signal(causal_bundle):
     whole = dec.model.fast_plan().decision_values(raw[None, :, 1000:1400])[0]
     assert np.max(np.abs(stream.decision_values() - whole)) <= 1e-9
     assert checked > 5
+
+
+def test_net_preprocessing_is_bit_identical_and_round_trips():
+    import json
+
+    from edge.preprocessing import Preprocessing
+
+    prep = Preprocessing(0.5, 40.0, 250.0, 12.3)
+    again = Preprocessing.from_dict(json.loads(json.dumps(prep.to_dict())))
+    x = np.random.default_rng(2).standard_normal((2, 8, 500)) * 30
+    z = signal.sosfiltfilt(bandpass_sos(0.5, 40.0, 250.0), x, axis=-1)
+    expected = ((z - z.mean(axis=-1, keepdims=True)) / 12.3).astype(np.float32)
+    assert np.array_equal(prep(x), expected) and np.array_equal(again(x), expected)
+    assert np.array_equal(np.array(again.sos), bandpass_sos(0.5, 40.0, 250.0))
