@@ -377,7 +377,8 @@ off) and writes `profile/profile.json`, `profile.md` (the table it prints), `hop
 per hop) and, with matplotlib, `latency_histograms.png` and `latency_over_time.png`. Read it as:
 
 - `read`: from the newest sample's BrainFlow timestamp to the read that returned it, i.e.
-  BrainFlow's delivery latency plus up to one poll interval (`--poll`, 10 ms);
+  BrainFlow's delivery latency plus the wait until the loop reads (it sleeps until the
+  hop's samples are due, then reads; `--poll S` polls every S instead);
 - `preprocess`, `decode:<decoder>`, `decision`, `serial_write`: our own stages;
 - `e2e`: from the newest sample's timestamp to the return of the serial write; `e2e - read` is
   our processing. The decoder table gives, for each decoder, the e2e it would have as the
