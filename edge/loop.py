@@ -2,10 +2,10 @@
 
 One loop serves a live BrainFlow board and a replayed recording: a hop is scheduled every
 ``hop_s`` worth of *samples*, so the same data give the same windows whatever the wall clock
-does. Live, the loop sleeps until the samples of the next hop are due (from the sampling rate and
-the samples it already has), reads, and if some have not arrived yet sleeps again for about the
-time they take; with ``poll_s`` set it polls every ``poll_s`` instead (the behaviour before
-issue 15). In replay it runs as fast as it can.
+does. Live, the loop sleeps until the last sample of the next hop is due (the newest sample's
+timestamp plus the missing samples at the sampling rate), reads, and while some are still in
+transit re-reads every millisecond; with ``poll_s`` set it polls every ``poll_s`` instead (the
+behaviour before issue 15). In replay it runs as fast as it can.
 
 The run's state (linked, deciding, faulted, stopped) has one owner, the runtime's
 :class:`edge.run_state.RunStateMachine`, which tells the sinks each transition. Faults
@@ -209,13 +209,21 @@ class Runtime:
         return self.stats
 
     def _wait_s(self) -> float:
-        """How long to sleep before the next read."""
+        """How long to sleep before the next read: until the last sample of the next hop is
+        sampled (from the newest sample's BrainFlow timestamp where there is one, else from
+        the last read), at least ``min_wait_s`` (re-polls while it is in transit), at most
+        ``max_wait_s``."""
         cfg = self.config
         if cfg.poll_s is not None:
             return cfg.poll_s
-        missing = self._next_hop - self.ring.total  # samples until the next hop
-        since = time.monotonic() - self._last_read if self._last_read is not None else 0.0
-        return min(max(missing / self.sfreq - since, cfg.min_wait_s), cfg.max_wait_s)
+        missing = (self._next_hop - self.ring.total) / self.sfreq  # s of samples to come
+        newest = self.ring.newest_timestamp()
+        if newest > 1e9:  # BrainFlow Unix timestamps
+            wait = newest + missing - time.time()
+        else:
+            since = time.monotonic() - self._last_read if self._last_read is not None else 0.0
+            wait = missing - since
+        return min(max(wait, cfg.min_wait_s), cfg.max_wait_s)
 
     def _step(self) -> bool:
         """Read and process what arrived. False when a finite source has ended."""
