@@ -317,8 +317,10 @@ def render(res: dict) -> str:
     mem = res["memory"]
     torch_mib = next(r["peak_rss_mib"] for k, r in mem.items() if k.startswith("torch"))
     lines += ["", "**Memory** (`benchmarks/runtime_memory.py`: peak RSS of a fresh process; "
-              "runtime rows run 60 s of S007 run 12 through the loop with one decoder, and import "
-              "neither torch nor scikit-learn):", "",
+              "runtime rows run 60 s of S007 run 12, resampled to the bundle's rate beforehand, "
+              "through the loop with one decoder, and import neither torch, scikit-learn nor "
+              "`scipy.signal`" + ("" if all(not r.get("scipy_signal_imported") for r in
+                                     mem.values()) else " (except where marked)") + "):", "",
               "| process | peak RSS MiB | / torch process |", "|---|---:|---:|"]
     for name, r in mem.items():
         lines.append(f"| {name} | {r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] / torch_mib:.2f} |")
