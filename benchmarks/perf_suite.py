@@ -119,8 +119,14 @@ def decoder_cost(bundle_path: Path, repeats: int, hop_s: float = 0.125) -> dict:
     csp = CSP(n_components=4, log=True).fit(xf, train.y)
     lda = LinearDiscriminantAnalysis().fit(csp.transform(xf), train.y)
 
-    def csp_lda(w):
-        return lda.predict_proba(csp.transform(bandpass(w, 8, 30, train.sfreq)[None]))[0]
+    from scipy.signal import sosfiltfilt
+
+    from edge.filterbank import bandpass_sos
+
+    sos = bandpass_sos(8.0, 30.0, float(train.sfreq))
+
+    def csp_lda(w):  # as an MNE user filters: scipy's sosfiltfilt, not our cached filter
+        return lda.predict_proba(csp.transform(sosfiltfilt(sos, w, axis=-1)[None]))[0]
 
     rows["torch fp32 (STFF-DA net)"] = _time(torch_fn, windows, repeats)
     rows["BrainFlow MLModel (same fp32 ONNX)"] = _time(brainflow_fn, windows, repeats)
