@@ -25,9 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scipy.signal import sosfiltfilt  # noqa: E402
+
 from edge.bundle import open_bundle  # noqa: E402
 from edge.decoders import load_decoder  # noqa: E402
-from edge.filterbank import bandpass  # noqa: E402
+from edge.filterbank import bandpass, bandpass_sos  # noqa: E402
 from export.data import load_epochs  # noqa: E402
 from export.fgsft import FGSFTConfig  # noqa: E402
 from export.train_fgsft import train_fgsft, write_fgsft  # noqa: E402
@@ -86,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         lda = LinearDiscriminantAnalysis().fit(
             csp.transform(bandpass(train.X, 8, 30, train.sfreq)), train.y)
 
-        def csp_lda_step(window: np.ndarray, csp=csp, lda=lda, fs=train.sfreq) -> np.ndarray:
-            xf = bandpass(window, 8, 30, fs)[None]
+        sos = bandpass_sos(8.0, 30.0, float(train.sfreq))
+
+        def csp_lda_step(window: np.ndarray, csp=csp, lda=lda, sos=sos) -> np.ndarray:
+            # as an MNE user filters: scipy's sosfiltfilt, not the edge's cached filter
+            xf = sosfiltfilt(sos, window, axis=-1)[None]
             return lda.predict_proba(csp.transform(xf))[0]
 
         windows = list(test.X)

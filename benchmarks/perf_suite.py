@@ -68,7 +68,31 @@ def _one_window(dec, w: np.ndarray) -> np.ndarray:
     return dec.predict_proba(w[None])[0]
 
 
-def decoder_cost(bundle_path: Path, repeats: int) -> dict:
+def _before_issue15(dec):
+    """The FGSFT decode as it was before issue 15, on the same model: ``scipy.signal.sosfiltfilt``
+    per band per call, per-segment covariances and features, an SVM per member."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from scipy.signal import sosfiltfilt
+
+    model = dataclasses.replace(dec.model)
+    model._filters_cache = {b: SimpleNamespace(zero_phase=partial(sosfiltfilt, f.sos, axis=-1))
+                            for b, f in dec.model.band_filters().items()}
+
+    def decode(w):
+        return model.proba_from_decisions(model.decision_functions(
+            model.segment_features(w[None])))[0]
+    return decode
+
+
+def _stream_hop(stream, hop: int, w: np.ndarray) -> np.ndarray:
+    """A streaming decoder's work per hop: filter the hop's new samples, then decide."""
+    stream.push(w[:, -hop:])
+    return stream.predict_proba()
+
+
+def decoder_cost(bundle_path: Path, repeats: int, hop_s: float = 0.125) -> dict:
     import mne
     import torch
     from mne.decoding import CSP
@@ -95,8 +119,14 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
     csp = CSP(n_components=4, log=True).fit(xf, train.y)
     lda = LinearDiscriminantAnalysis().fit(csp.transform(xf), train.y)
 
-    def csp_lda(w):
-        return lda.predict_proba(csp.transform(bandpass(w, 8, 30, train.sfreq)[None]))[0]
+    from scipy.signal import sosfiltfilt
+
+    from edge.filterbank import bandpass_sos
+
+    sos = bandpass_sos(8.0, 30.0, float(train.sfreq))
+
+    def csp_lda(w):  # as an MNE user filters: scipy's sosfiltfilt, not our cached filter
+        return lda.predict_proba(csp.transform(sosfiltfilt(sos, w, axis=-1)[None]))[0]
 
     rows["torch fp32 (STFF-DA net)"] = _time(torch_fn, windows, repeats)
     rows["BrainFlow MLModel (same fp32 ONNX)"] = _time(brainflow_fn, windows, repeats)
@@ -107,7 +137,16 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
         except Exception as exc:  # noqa: BLE001 - e.g. no TFLite interpreter
             say(f"skipping {name}: {exc}")
             continue
+        if dec.kind == "fgsft" and not dec.model.causal:
+            rows[f"edge {name} before issue 15 (sosfiltfilt per call, per-segment "
+                 "covariances)"] = _time(_before_issue15(dec), windows, repeats)
         rows[f"edge {name} ({dec.kind})"] = _time(partial(_one_window, dec), windows, repeats)
+        stream = dec.open_stream() if hasattr(dec, "open_stream") else None
+        if stream is not None:
+            hop = int(round(hop_s * bundle.sfreq))
+            stream.push(windows[0])
+            rows[f"edge {name} ({dec.kind}, streaming: the hop's {hop} new samples + "
+                 "decision)"] = _time(partial(_stream_hop, stream, hop), windows, repeats)
     release()
     ref = {"torch": rows["torch fp32 (STFF-DA net)"]["median_ms"],
            "brainflow": rows["BrainFlow MLModel (same fp32 ONNX)"]["median_ms"],
@@ -115,7 +154,9 @@ def decoder_cost(bundle_path: Path, repeats: int) -> dict:
     for r in rows.values():
         for k, v in ref.items():
             r[f"vs_{k}"] = r["median_ms"] / v
-    return {"n_windows": int(len(windows)), "repeats": repeats, "rows": rows}
+    for r in rows.values():
+        r["share_of_hop"] = r["median_ms"] * 1e-3 / hop_s
+    return {"n_windows": int(len(windows)), "repeats": repeats, "rows": rows, "hop_s": hop_s}
 
 
 # -- 4. the real profiler ---------------------------------------------------------------------
@@ -156,6 +197,42 @@ def _f(x, nd=2):
     return "-" if x is None else f"{x:.{nd}f}"
 
 
+#: Raspberry Pi 4 / this machine, measured on overhead-bound Python (issue 15); compiled loops
+#: (the filter kernel, BLAS) scale less, so this over- rather than under-estimates.
+PI_FACTOR = 6.0
+
+
+def pi_estimate(cost: dict) -> str:
+    """The Raspberry Pi estimate line, stated as one, with its scaling."""
+    hop_ms = 1e3 * cost["hop_s"]
+    parts = [f"{name.split(' (')[0].replace('edge ', '')}"
+             f"{' streaming' if 'streaming' in name else ''} ~{PI_FACTOR * r['median_ms']:.1f} ms"
+             f" ({100 * PI_FACTOR * r['median_ms'] / hop_ms:.1f} % of the hop)"
+             for name, r in cost["rows"].items() if name.startswith("edge ")]
+    return (f"*Raspberry Pi 4 estimate, not a measurement:* this machine's medians x "
+            f"{PI_FACTOR:g}, the Pi-vs-here ratio measured for overhead-bound Python (compiled "
+            "loops, the filter kernel and BLAS, scale less, so the estimate errs high): "
+            + "; ".join(parts) + ". Measure with `mi-edge profile` on the Pi (below).")
+
+
+def polling_table(pol: dict | None, lat: dict) -> list[str]:
+    if not pol:
+        return []
+    lines = ["", "**Hop-to-frame latency and CPU, before and after** (playback board, "
+             f"{lat['rounds']} x {lat['seconds']:g} s per mode, interleaved, probes on; e2e: the "
+             "hop's newest sample (BrainFlow timestamp) to the return of the serial write; CPU "
+             "of the whole process, BrainFlow's reader thread included):", "",
+             "| loop | deciding decoder | read p50 / p99 ms | e2e p50 / p99 ms | reads per hop "
+             "| CPU per hop ms | CPU share of one core |", "|---|---|---:|---:|---:|---:|---:|"]
+    for label, r in pol.items():
+        loop = label.split(",")[0]
+        lines.append(f"| {loop} | {r['decoder']} | {r['read_ms']['p50']:.2f} / "
+                     f"{r['read_ms']['p99']:.2f} | {r['e2e_ms']['p50']:.2f} / "
+                     f"{r['e2e_ms']['p99']:.2f} | {r['reads_per_hop']:.1f} | "
+                     f"{r['cpu_ms_per_hop']:.2f} | {100 * r['cpu_share']:.1f} % |")
+    return lines
+
+
 def render(res: dict) -> str:
     m = res["machine"]
     lines = [
@@ -172,34 +249,41 @@ def render(res: dict) -> str:
         f"{res['cost']['n_windows']} held-out S007 windows x {res['cost']['repeats']} calls, "
         "8 Cyton channels at 250 Hz, 2 s windows):",
         "",
-        "| decoder | median ms | p95 ms | / torch fp32 | / BrainFlow MLModel | / MNE CSP+LDA |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| decoder | median ms | p95 ms | share of the 125 ms hop | / torch fp32 | "
+        "/ BrainFlow MLModel | / MNE CSP+LDA |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in res["cost"]["rows"].items():
         lines.append(f"| {name} | {r['median_ms']:.3f} | {r['p95_ms']:.3f} | "
+                     f"{100 * r['share_of_hop']:.2f} % | "
                      f"{r['vs_torch']:.2f} | {r['vs_brainflow']:.2f} | {r['vs_csp_lda']:.2f} |")
+    lines += ["", pi_estimate(res["cost"])]
     lat = res["latency"]
     lines += [
         "",
         "**Sample-to-serial latency vs BrainFlow's delivery latency** "
         f"(`benchmarks/runtime_latency.py`: {lat['rounds']} x {lat['seconds']:g} s per mode, "
-        "interleaved; poll 10 ms; FGSFT deciding; decisions written to a pty). BrainFlow "
-        "delivery: a bare BrainFlow loop polling at the same rate, age of the newest sample when "
-        "`get_board_data` returns it. e2e: newest sample's BrainFlow timestamp to the return of "
+        "interleaved; the loop sleeps until each hop's samples are due; exact FGSFT deciding; "
+        "decisions written to a pty). BrainFlow delivery: a bare BrainFlow loop polling every "
+        "10 ms, age of the newest sample when `get_board_data` returns it. e2e: newest "
+        "sample's BrainFlow timestamp to the return of "
         "the serial write; read: the same delivery latency inside mi-edge; processing: "
         "e2e - read.",
         "",
         "| board | BrainFlow delivery p50 / p99 ms | mi-edge read p50 / p99 | processing "
-        "p50 / p99 | e2e p50 / p99 | e2e / BrainFlow (p50) | delivery share of mean e2e |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "p50 / p99 | e2e p50 / p99 | e2e p99 - delivery p99 ms | e2e / BrainFlow (p50) | "
+        "delivery share of mean e2e |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for board, r in lat["boards"].items():
         bf, rd, pr, e2e = (r["brainflow_delivery_newest_ms"], r["read_ms"], r["processing_ms"],
                            r["e2e_ms"])
         lines.append(f"| {board} | {bf['p50']:.2f} / {bf['p99']:.2f} | {rd['p50']:.2f} / "
                      f"{rd['p99']:.2f} | {pr['p50']:.2f} / {pr['p99']:.2f} | {e2e['p50']:.2f} / "
-                     f"{e2e['p99']:.2f} | {r['e2e_over_brainflow_p50']:.2f} | "
+                     f"{e2e['p99']:.2f} | {e2e['p99'] - bf['p99']:+.2f} | "
+                     f"{r['e2e_over_brainflow_p50']:.2f} | "
                      f"{100 * r['delivery_share_of_mean_e2e']:.0f} % |")
+    lines += polling_table(res.get("polling"), lat)
     lines += ["", "**Probe overhead** (same loop, probes off / on, alternating segments):", "",
               "| board | probe cost per hop | share of processing p50 | decode p50 off / on ms "
               "| sample age at hand-over p50 off / on ms | CPU per hop off / on ms |",
@@ -239,12 +323,18 @@ def render(res: dict) -> str:
     mem = res["memory"]
     torch_mib = next(r["peak_rss_mib"] for k, r in mem.items() if k.startswith("torch"))
     lines += ["", "**Memory** (`benchmarks/runtime_memory.py`: peak RSS of a fresh process; "
-              "runtime rows run 60 s of S007 run 12 through the loop with one decoder, and import "
-              "neither torch nor scikit-learn):", "",
+              "runtime rows run 60 s of S007 run 12, resampled to the bundle's rate beforehand, "
+              "through the loop with one decoder, and import neither torch, scikit-learn nor "
+              "`scipy.signal`" + ("" if all(not r.get("scipy_signal_imported") for r in
+                                     mem.values()) else " (except where marked)") + "):", "",
               "| process | peak RSS MiB | / torch process |", "|---|---:|---:|"]
     for name, r in mem.items():
         lines.append(f"| {name} | {r['peak_rss_mib']:.0f} | {r['peak_rss_mib'] / torch_mib:.2f} |")
     acc = res["accuracy"]
+    if not acc:
+        lines += ["", "**Accuracy**: not rerun here (`--skip-accuracy`); see the Results "
+                  "section above.", "", HOWTO.strip(), END]
+        return "\n".join(lines) + "\n"
     cols = [c for c in ("stffda_torch", "onnx_fp32", "onnx_int8", "tflite_int8", "stffda_2d",
                         "stffda_noattn", "fgsft", "csp_lda", "ts_lr")
             if any(r.get(c) is not None for r in acc)]
@@ -295,7 +385,8 @@ off) and writes `profile/profile.json`, `profile.md` (the table it prints), `hop
 per hop) and, with matplotlib, `latency_histograms.png` and `latency_over_time.png`. Read it as:
 
 - `read`: from the newest sample's BrainFlow timestamp to the read that returned it, i.e.
-  BrainFlow's delivery latency plus up to one poll interval (`--poll`, 10 ms);
+  BrainFlow's delivery latency plus the wait until the loop reads (it sleeps until the
+  hop's samples are due, then reads; `--poll S` polls every S instead);
 - `preprocess`, `decode:<decoder>`, `decision`, `serial_write`: our own stages;
 - `e2e`: from the newest sample's timestamp to the return of the serial write; `e2e - read` is
   our processing. The decoder table gives, for each decoder, the e2e it would have as the
@@ -340,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="do not rewrite the README section")
     ap.add_argument("--load-note", default="",
                     help="what else ran on the machine, printed beside the load average")
+    ap.add_argument("--skip-accuracy", action="store_true",
+                    help="do not train the accuracy rows (the Results section has them)")
     ap.add_argument("--render", type=Path, metavar="PERF_JSON",
                     help="only re-render the README section from a perf.json this command wrote")
     args = ap.parse_args(argv)
@@ -378,7 +471,13 @@ def main(argv: list[str] | None = None) -> int:
     res["latency"] = {"seconds": seconds, "rounds": rounds,
                       "boards": runtime_latency.measure(bundle, playback,
                                                         ["synthetic", "playback"], seconds,
-                                                        rounds, say=say)}
+                                                        rounds, say=say, poll_s=None)}
+    say("hop-to-frame latency and CPU: polling every 10 ms (before) vs sleeping until due")
+    res["polling"] = runtime_latency.poll_comparison(bundle, playback, seconds, rounds, {
+        "before: poll 10 ms, fgsft": (0.01, "fgsft"),
+        "after: sleep until due, fgsft": (None, "fgsft"),
+        "after: sleep until due, fgsft_causal (streaming)": (None, "fgsft_causal"),
+    }, say=say)
     say(f"mi-edge profile on the playback board, {profile_s:g} s")
     res["profile"] = profile_run(bundle, playback, profile_s, args.out / "profile")
     say("memory")
@@ -386,8 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED.is_dir():
         raise SystemExit(f"benchmark data not found at {SHARED} (../shared/data beside the repo)")
     res["accuracy_cached"] = []
-    res["accuracy"] = accuracy(subjects, args.out / "accuracy", args.fresh,
-                               res["accuracy_cached"])
+    res["accuracy"] = [] if args.skip_accuracy else accuracy(
+        subjects, args.out / "accuracy", args.fresh, res["accuracy_cached"])
     res["seconds"] = time.perf_counter() - t0
     (args.out / "perf.json").write_text(json.dumps(res, indent=1, default=float))
     section = render(res)

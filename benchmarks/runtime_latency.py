@@ -64,7 +64,10 @@ def ensure_bundle(path: Path, quiet: bool = True) -> Path:
     common = [str(EPOCHS), "--runs", "4", "8", "--window", "0.5", "2.5", "--channels", *CYTON,
               "--sfreq", "250", "-o", str(path)]
     out = subprocess.DEVNULL if quiet else None
-    for cmd in (["fgsft", *common, "--grid", "fast", "--jobs", "1"], ["stffda", *common]):
+    for cmd in (["fgsft", *common, "--grid", "fast", "--jobs", "1"],
+                ["fgsft", *common, "--grid", "fast", "--jobs", "1", "--causal",
+                 "--name", "fgsft_causal"],
+                ["stffda", *common]):
         subprocess.run([sys.executable, "-m", "export.cli", *cmd], check=True, cwd=ROOT,
                        stdout=out, stderr=out)
     return path
@@ -132,8 +135,9 @@ class _AgeSink(NullSink):
 
 
 def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
-                    poll_s: float = POLL_S) -> dict:
-    """The mi-edge loop on ``cfg`` for ``seconds``: FGSFT deciding, serial to a drained pty."""
+                    poll_s: float | None = POLL_S, decoder: str = "fgsft") -> dict:
+    """The mi-edge loop on ``cfg`` for ``seconds``: ``decoder`` deciding, serial to a drained
+    pty; ``poll_s`` None: the loop sleeps until each hop's samples are due."""
     from edge.brainflow_source import BrainFlowSource
     from edge.bundle import open_bundle
     from edge.decoders import load_decoder
@@ -142,7 +146,7 @@ def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
     from edge.serial_sink import SerialSink
 
     bundle = open_bundle(bundle_path)
-    dec = load_decoder(bundle, "fgsft")
+    dec = load_decoder(bundle, decoder)
     pty = PtyDrain().start()
     serial = SerialSink(pty.port)
     ages = _AgeSink()
@@ -159,7 +163,8 @@ def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
     finally:
         pty.stop()
     usage = cpu.read()
-    out = {"hops": stats.hops, "cpu_s": usage["cpu_s"], "age_ms": np.asarray(ages.age_ms),
+    out = {"hops": stats.hops, "reads": stats.reads, "cpu_s": usage["cpu_s"],
+           "wall_s": usage.get("wall_s", seconds), "age_ms": np.asarray(ages.age_ms),
            "decode_ms": np.asarray(ages.decode_ms)}
     if probes is not None:
         out["e2e"] = probes.column("e2e") * 1e3
@@ -178,9 +183,42 @@ def _pct(x: np.ndarray) -> dict:
             "p99": float(np.percentile(x, 99)), "max": float(x.max()), "mean": float(x.mean())}
 
 
+def poll_comparison(bundle: Path, playback: Path, seconds: float, rounds: int,
+                    modes: dict[str, tuple[float | None, str]], say=print) -> dict:
+    """Hop-to-frame latency and CPU of the loop on the playback board, one segment per mode
+    and round, interleaved (order reversed every other round). ``modes``: label -> (poll_s,
+    deciding decoder); poll_s None sleeps until due. e2e here is the hop's newest sample (its
+    BrainFlow timestamp) to the return of the serial write."""
+    cfg = board_config("playback", playback)
+    acc = {m: {"e2e": [], "read": [], "cpu_s": 0.0, "wall_s": 0.0, "hops": 0, "reads": 0}
+           for m in modes}
+    for r in range(rounds):
+        order = list(modes.items()) if r % 2 == 0 else list(modes.items())[::-1]
+        for label, (poll_s, decoder) in order:
+            say(f"  polling round {r + 1}/{rounds}: {label} {seconds:g} s")
+            seg = runtime_segment(bundle, cfg, seconds, True, poll_s, decoder)
+            a = acc[label]
+            a["e2e"].append(seg["e2e"])
+            a["read"].append(seg["read"])
+            for k in ("cpu_s", "wall_s", "hops", "reads"):
+                a[k] += seg[k]
+    out = {}
+    for label, a in acc.items():
+        e2e, read = np.concatenate(a["e2e"]), np.concatenate(a["read"])
+        out[label] = {"e2e_ms": _pct(e2e), "read_ms": _pct(read),
+                      "processing_ms": _pct(e2e - read),
+                      "cpu_ms_per_hop": 1e3 * a["cpu_s"] / max(a["hops"], 1),
+                      "cpu_share": a["cpu_s"] / max(a["wall_s"], 1e-9),
+                      "reads_per_hop": a["reads"] / max(a["hops"], 1),
+                      "poll_s": modes[label][0], "decoder": modes[label][1]}
+    return out
+
+
 def measure(bundle: Path, playback: Path, boards: list[str], seconds: float, rounds: int,
-            say=print) -> dict:
-    """Interleaved segments per board; returns the summary the README quotes."""
+            say=print, poll_s: float | None = POLL_S) -> dict:
+    """Interleaved segments per board; returns the summary the README quotes. ``poll_s`` is
+    the mi-edge loop's (None: sleep until due); the bare BrainFlow loop polls every
+    :data:`POLL_S`."""
     results: dict = {}
     for board in boards:
         cfg = board_config(board, playback)
@@ -202,7 +240,7 @@ def measure(bundle: Path, playback: Path, boards: list[str], seconds: float, rou
                     acc["bf_newest"].append(d["newest"] * 1e3)
                     acc["bf_every"].append(d["every"] * 1e3)
                     continue
-                seg = runtime_segment(bundle, cfg, seconds, probes_on)
+                seg = runtime_segment(bundle, cfg, seconds, probes_on, poll_s)
                 acc[f"{what}_age"].append(seg["age_ms"])
                 acc[f"{what}_decode"].append(seg["decode_ms"])
                 cpu[what][0] += seg["cpu_s"]

@@ -6,8 +6,9 @@ all measured in one run:
 * ``python + numpy``: the interpreter floor;
 * ``runtime:<decoder>``: the mi-edge runtime (``edge.loop``, ``edge.brainflow_source`` with
   BrainFlow, ``edge.sinks`` with pyserial) loading the bundle and *one* decoder, then running
-  the loop over 60 s of real EEG (S007 run 12, replayed); the child checks that neither torch
-  nor scikit-learn was imported;
+  the loop over 60 s of real EEG (S007 run 12, replayed; resampled to the bundle's rate by the
+  parent, since resampling is not the runtime's); the child checks that neither torch nor
+  scikit-learn was imported, and reports whether ``scipy.signal`` was;
 * ``torch fp32``: ``import torch`` + the STFF-DA net of the bundle's architecture, one forward
   per window on the same windows (what running the model without the edge export costs).
 
@@ -26,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -43,7 +46,22 @@ def _rss_mib() -> float:
     return peak_rss_bytes() / 2**20
 
 
-def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
+def _recording_at_rate(bundle: Path, folder: Path) -> Path:
+    """S007 run 12, first 60 s, already at the bundle's rate: resampling (``scipy.signal``) is
+    data preparation for the replay, not part of the runtime whose memory is measured."""
+    from edge.bundle import open_bundle
+    from edge.recording import load_continuous
+
+    rec = load_continuous(RUN12)
+    rec.raw = rec.raw[:, : int(60 * rec.sfreq)]
+    rec = rec.resampled(open_bundle(bundle).sfreq)
+    path = folder / "r12_at_bundle_rate.npz"
+    np.savez(path, raw=rec.raw, events=rec.events, event_names=np.array(rec.event_names),
+             ch_names=np.array(rec.ch_names), sfreq=rec.sfreq, subject=rec.subject, run=rec.run)
+    return path
+
+
+def _child(kind: str, bundle_path: str, decoder: str | None, recording: str = "") -> dict:
     if kind == "baseline":
         import numpy  # noqa: F401
 
@@ -54,7 +72,7 @@ def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
     from edge.recording import load_continuous
 
     bundle = open_bundle(bundle_path)
-    rec = load_continuous(RUN12)
+    rec = load_continuous(recording or RUN12)
     rec.raw = rec.raw[:, : int(60 * rec.sfreq)]
     if kind == "runtime":
         import edge.brainflow_source  # noqa: F401 - the runtime imports BrainFlow and pyserial too
@@ -69,6 +87,7 @@ def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
                         LoopConfig(realtime=False, poll_s=0.0)).run()
         return {"peak_rss_mib": _rss_mib(), "hops": stats.hops, "kind": dec.kind,
                 "torch_imported": "torch" in sys.modules,
+                "scipy_signal_imported": "scipy.signal" in sys.modules,
                 "sklearn_imported": "sklearn" in sys.modules}
     if kind == "torch":
         import torch
@@ -94,8 +113,11 @@ def _child(kind: str, bundle_path: str, decoder: str | None) -> dict:
     raise SystemExit(f"unknown child {kind}")
 
 
-def _spawn(kind: str, bundle: Path, decoder: str | None = None) -> dict:
+def _spawn(kind: str, bundle: Path, decoder: str | None = None, recording: Path | None = None
+           ) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--bundle", str(bundle)]
+    if recording:
+        cmd += ["--recording", str(recording)]
     if decoder:
         cmd += ["--decoder", decoder]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -109,16 +131,19 @@ def measure(bundle: Path, say=print) -> dict:
 
     names = open_bundle(bundle).decoder_names
     rows: dict = {"python + numpy": _spawn("baseline", bundle)}
+    tmp = tempfile.TemporaryDirectory()
+    recording = _recording_at_rate(bundle, Path(tmp.name))
     for name in names:
         say(f"  runtime with {name}")
         try:
-            rows[f"runtime:{name}"] = _spawn("runtime", bundle, name)
+            rows[f"runtime:{name}"] = _spawn("runtime", bundle, name, recording)
         except RuntimeError as exc:  # e.g. no TFLite interpreter
             say(f"  skipped {name}: {str(exc).splitlines()[-1]}")
     fp32 = next((n for n in names if n.endswith("_fp32")), None)
     if fp32:
         say("  torch fp32")
-        rows["torch fp32 (STFF-DA net)"] = _spawn("torch", bundle, fp32)
+        rows["torch fp32 (STFF-DA net)"] = _spawn("torch", bundle, fp32, recording)
+    tmp.cleanup()
     return rows
 
 
@@ -142,12 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--decoder", help=argparse.SUPPRESS)
+    ap.add_argument("--recording", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         import warnings
 
         warnings.filterwarnings("ignore")
-        print(json.dumps(_child(args.child, str(args.bundle), args.decoder)))
+        print(json.dumps(_child(args.child, str(args.bundle), args.decoder, args.recording)))
         return 0
     from runtime_latency import ensure_bundle
 

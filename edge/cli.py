@@ -362,8 +362,9 @@ examples:
     p.add_argument("bundle", type=Path)
     add_board_arguments(p)
     add_loop_arguments(p)
-    p.add_argument("--poll", type=positive_float, default=0.01,
-                   help="seconds the loop sleeps between reads (default 0.01, as mi-edge run)")
+    p.add_argument("--poll", type=positive_float, default=None,
+                   help="poll the board every POLL s (the loop before issue 15); default: "
+                        "sleep until the next hop's samples are due, as mi-edge run")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
                    help="run the bundle's other decoders on the same windows (default: on)")
     add_output_arguments(p, required=False, out_help="serial:PORT (default: a drained pty), "

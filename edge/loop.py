@@ -2,7 +2,10 @@
 
 One loop serves a live BrainFlow board and a replayed recording: a hop is scheduled every
 ``hop_s`` worth of *samples*, so the same data give the same windows whatever the wall clock
-does. Live, the loop polls the source every ``poll_s``; in replay it runs as fast as it can.
+does. Live, the loop sleeps until the last sample of the next hop is due (the newest sample's
+timestamp plus the missing samples at the sampling rate), reads, and while some are still in
+transit re-reads every millisecond; with ``poll_s`` set it polls every ``poll_s`` instead (the
+behaviour before issue 15). In replay it runs as fast as it can.
 
 The run's state (linked, deciding, faulted, stopped) has one owner, the runtime's
 :class:`edge.run_state.RunStateMachine`, which tells the sinks each transition. Faults
@@ -11,7 +14,8 @@ in FAULT (FAULT to every sink); the ring buffer and the decision evidence are cl
 window straddles the gap, and decisions resume only when a full window of healthy data has
 arrived again (HELLO is sent on recovery). Evidence never crosses a gap: lost samples, skipped
 hops (the loop fell behind) and, live, a wall-clock pause between reads longer than a hop (the
-process was stopped, swapped out, starved) reset the smoothing and the dwell count, so a
+process was stopped, swapped out, starved; longer than two hops, since the loop itself sleeps
+up to a hop) reset the smoothing and the dwell count, so a
 decision is built only from windows after the gap. Shutdown (``request_stop``, SIGINT/SIGTERM in the
 CLI) sends STOP. Observers (:mod:`edge.observers`: the profiler) see every read and hop.
 """
@@ -41,8 +45,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LoopConfig:
+    """``poll_s`` None: sleep until the next hop's samples are due (at least ``min_wait_s``,
+    at most ``max_wait_s`` at a time, so the sinks still tick); a number: poll at that period."""
+
     hop_s: float = 0.125
-    poll_s: float = 0.01
+    poll_s: float | None = None
+    min_wait_s: float = 0.001
+    max_wait_s: float = 0.1
     realtime: bool = True
     stop_on_end: bool = True  # a finite source (playback, replay) ends the run
     decision: DecisionConfig = field(default_factory=DecisionConfig)
@@ -81,6 +90,7 @@ class RunStats:
     lost_samples: int = 0
     evidence_resets: int = 0  # smoothing and dwell dropped at a gap (lost, skipped, paused)
     samples: int = 0
+    reads: int = 0  # source reads (live: about one per hop when sleeping until due)
     decode_s: RecentDurations = field(default_factory=RecentDurations)
 
 
@@ -116,6 +126,11 @@ class Runtime:
         self.config = config
         self.hop = max(1, int(round(self.config.hop_s * sfreq)))
         self.n_window = decoder.n_samples
+        # a streaming decoder (causal FGSFT) filters each chunk as it arrives; it waits for its
+        # filters' warm-up on top of a full window before the first decision
+        open_stream = getattr(decoder, "open_stream", None)
+        self.stream = open_stream() if open_stream is not None else None
+        self._first_hop = self.n_window + int(getattr(decoder, "warmup_samples", 0) or 0)
         self.observers = list(observers or [])
         longest = max([self.n_window, *(o.window_samples for o in self.observers)])
         self.ring = RingBuffer(len(channel_names), longest + 4 * self.hop)
@@ -125,7 +140,7 @@ class Runtime:
         self.stats = RunStats()
         self._stop = False
         self._reconnecting = False
-        self._next_hop = self.n_window
+        self._next_hop = self._first_hop
         self._last_read: float | None = None  # monotonic time of the last read (live)
 
     # -- control -----------------------------------------------------------------------
@@ -136,9 +151,15 @@ class Runtime:
         """Stream time of the newest sample, s (rounded as reported)."""
         return round(self.stats.samples / self.sfreq, 4)
 
-    def _enter_fault(self, reason: FaultReason, text: str, level: int = logging.WARNING) -> None:
+    def _restart_window(self) -> None:
+        """No window may straddle a gap: the ring buffer and a stream's filters start afresh."""
         self.ring.reset()
-        self._next_hop = self.n_window
+        if self.stream is not None:
+            self.stream.reset()
+        self._next_hop = self._first_hop
+
+    def _enter_fault(self, reason: FaultReason, text: str, level: int = logging.WARNING) -> None:
+        self._restart_window()
         self.decision.reset()
         was_faulted = self.run_state.state is RunState.FAULT
         # the same fault again is not news; the serial sink restates it on idle ticks
@@ -184,11 +205,28 @@ class Runtime:
                 for sink in self.sinks:
                     sink.tick(now)
                 if cfg.realtime:
-                    time.sleep(cfg.poll_s)
+                    time.sleep(self._wait_s())
         finally:
             self.run_state.stop(self._t())
             self.source.stop()
         return self.stats
+
+    def _wait_s(self) -> float:
+        """How long to sleep before the next read: until the last sample of the next hop is
+        sampled (from the newest sample's BrainFlow timestamp where there is one, else from
+        the last read), at least ``min_wait_s`` (re-polls while it is in transit), at most
+        ``max_wait_s``."""
+        cfg = self.config
+        if cfg.poll_s is not None:
+            return cfg.poll_s
+        missing = (self._next_hop - self.ring.total) / self.sfreq  # s of samples to come
+        newest = self.ring.newest_timestamp()
+        if newest > 1e9:  # BrainFlow Unix timestamps
+            wait = newest + missing - time.time()
+        else:
+            since = time.monotonic() - self._last_read if self._last_read is not None else 0.0
+            wait = missing - since
+        return min(max(wait, cfg.min_wait_s), cfg.max_wait_s)
 
     def _step(self) -> bool:
         """Read and process what arrived. False when a finite source has ended."""
@@ -202,6 +240,7 @@ class Runtime:
             self._reconnecting = False
         observers = self.observers
         t_read = time.perf_counter() if observers else 0.0
+        self.stats.reads += 1
         try:
             chunk = self.source.read()
         except SourceEnded as exc:
@@ -214,7 +253,7 @@ class Runtime:
             return True
         if self.config.realtime:  # after the read: a pause anywhere before it is seen now
             now = time.monotonic()
-            if self._last_read is not None and now - self._last_read > self.config.hop_s:
+            if self._last_read is not None and now - self._last_read > 2 * self.config.hop_s:
                 self._gap(f"{now - self._last_read:.3f} s since the last read")
             self._last_read = now
         if observers:
@@ -225,13 +264,14 @@ class Runtime:
             # a gap inside a window would be decoded as signal: start the window afresh
             self.stats.lost_samples += chunk.lost_samples
             log.warning("%d samples lost by the board; window restarts", chunk.lost_samples)
-            self.ring.reset()
-            self._next_hop = self.n_window
+            self._restart_window()
             self._gap(f"{chunk.lost_samples} samples lost")
         if chunk.n_samples == 0:
             return True
         self.stats.samples += chunk.n_samples
         self.ring.push(chunk.data, chunk.timestamps)
+        if self.stream is not None:
+            self.stream.push(chunk.data)
         if self.ring.total < self._next_hop:
             return True
         behind = (self.ring.total - self._next_hop) // self.hop
@@ -257,7 +297,8 @@ class Runtime:
             self._leave_fault()
         t0 = time.perf_counter()
         try:
-            proba = self.decoder.predict_proba(window[None])[0]
+            proba = (self.stream.predict_proba() if self.stream is not None
+                     else self.decoder.predict_proba(window[None])[0])
         except MiEdgeError as exc:
             self._enter_fault(FaultReason.BUNDLE_ERROR, f"decoder {self.decoder.name}: {exc}")
             return

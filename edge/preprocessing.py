@@ -13,13 +13,14 @@ sides run the same arithmetic.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from edge.errors import BundleError
-from edge.filterbank import FILTER_ORDER, bandpass
+from edge.filterbank import FILTER_ORDER, BandFilter, band_filter, bandpass_sos
 
 __all__ = ["Preprocessing", "DEFAULT_BAND"]
 
@@ -39,12 +40,23 @@ class Preprocessing:
         Sampling rate of the windows, Hz.
     scale : float
         Divisor applied after filtering (µV); 1.0 until :meth:`fit` learns it.
+    sos : tuple or None
+        The band-pass design (second-order sections as nested tuples), stored in the manifest
+        so the runtime needs no ``scipy.signal`` to design it; None: designed on first use.
     """
 
     low: float = DEFAULT_BAND[0]
     high: float = DEFAULT_BAND[1]
     sfreq: float = 160.0
     scale: float = 1.0
+    sos: tuple | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def band(self) -> BandFilter:
+        """The filter, sections and ``sosfilt_zi`` computed once (not on every window)."""
+        if self.sos is not None:
+            return BandFilter.from_sos(np.array(self.sos, dtype=np.float64))
+        return band_filter(float(self.low), float(self.high), float(self.sfreq))
 
     def fit(self, X: np.ndarray) -> Preprocessing:
         """Return a copy whose ``scale`` is the RMS of the filtered, demeaned training windows.
@@ -58,10 +70,10 @@ class Preprocessing:
         rms = float(np.sqrt(np.mean(z**2)))
         if not np.isfinite(rms) or rms <= 0:
             raise ValueError("training windows are flat or non-finite; cannot learn a scale")
-        return Preprocessing(self.low, self.high, self.sfreq, rms)
+        return Preprocessing(self.low, self.high, self.sfreq, rms, self.sos)
 
     def _filter(self, X: np.ndarray) -> np.ndarray:
-        z = bandpass(X, self.low, self.high, self.sfreq)
+        z = self.band.zero_phase(X)
         return z - z.mean(axis=-1, keepdims=True)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
@@ -81,8 +93,11 @@ class Preprocessing:
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's ``preprocessing`` entry (plain JSON numbers and a description)."""
+        sos = self.sos if self.sos is not None else \
+            bandpass_sos(float(self.low), float(self.high), float(self.sfreq)).tolist()
         return {
-            **asdict(self),
+            "low": self.low, "high": self.high, "sfreq": self.sfreq, "scale": self.scale,
+            "sos": [list(section) for section in sos],
             "steps": [
                 f"band-pass {self.low:g}-{self.high:g} Hz, Butterworth order {FILTER_ORDER}, "
                 "zero-phase (sosfiltfilt), per window",
@@ -95,7 +110,9 @@ class Preprocessing:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
         try:
-            return cls(float(d["low"]), float(d["high"]), float(d["sfreq"]), float(d["scale"]))
+            sos = d.get("sos")
+            return cls(float(d["low"]), float(d["high"]), float(d["sfreq"]), float(d["scale"]),
+                       None if sos is None else tuple(tuple(float(v) for v in s) for s in sos))
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"preprocessing entry {d!r}: expected numbers low, high, sfreq, "
                               f"scale ({exc})") from exc

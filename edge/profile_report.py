@@ -68,7 +68,8 @@ def build_report(run: ProfileRun, probes: Probes) -> dict[str, Any]:
     }
     wall = run.usage["wall_s"]
     report["run"] = {
-        "wall_s": wall, "hops": stats.hops, "hops_per_s": round(stats.hops / wall, 3),
+        "wall_s": wall, "hops": stats.hops, "reads": stats.reads,
+        "hops_per_s": round(stats.hops / wall, 3),
         "decisions": stats.decisions, "decisions_per_s": round(stats.decisions / wall, 3),
         "samples": stats.samples, "faults": stats.faults, "bad_windows": stats.bad_windows,
         "lost_samples": stats.lost_samples, "skipped_hops": stats.skipped_hops,
@@ -89,7 +90,8 @@ def _probe_overhead(report: dict[str, Any], probes: Probes,
     if own is None:  # no e2e (no Unix timestamps): compare with what the loop itself timed
         own = sum(report["stages"][s]["p50_ms"] or 0.0 for s in
                   ("preprocess", f"decode:{probes.primary}", "decision", "serial_write"))
-    polls_per_hop = config.hop_s / max(config.poll_s, 1e-3)
+    polls_per_hop = (config.hop_s / max(config.poll_s, 1e-3) if config.poll_s is not None
+                     else report["run"]["reads"] / max(report["run"]["hops"], 1))
     per_hop = cost["per_hop_us"] + (polls_per_hop - 1) * cost["per_read_us"]
     return {
         **{k: round(v, 4) for k, v in cost.items()},

@@ -15,7 +15,8 @@ Stages (seconds in the table, milliseconds in reports):
     Waiting for and reading board data: from the BrainFlow timestamp of the newest sample of the
     window to the return of the ``read()`` that delivered it. This is BrainFlow's delivery
     latency as the loop sees it (BrainFlow's reader thread stamps a sample when it parses the
-    packet; the sample then waits in BrainFlow's ring until the loop polls, every ``poll_s``).
+    packet; the sample then waits in BrainFlow's ring until the loop reads: when the hop's
+    samples are due, or every ``poll_s`` with ``--poll``).
     Only where timestamps are Unix seconds (live boards, the playback board).
 ``read_call``
     The ``read()`` call alone (``get_board_data`` + counter and marker bookkeeping).
@@ -194,7 +195,8 @@ class Probes(RunObserver):
         -------
         dict
             ``per_hop_us`` (probes of one hop plus one read), ``per_read_us`` (the probes of a
-            read without a hop; the loop polls ~``hop_s / poll_s`` times per hop).
+            read without a hop; the loop reads about once per hop when it sleeps until the
+            samples are due, ``hop_s / poll_s`` times with ``--poll``).
         """
 
         class _Ring:

@@ -12,7 +12,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from edge.errors import InputError
 
@@ -73,6 +72,8 @@ def resample(x: np.ndarray, sfreq: float, target: float | None) -> tuple[np.ndar
     if target is None or np.isclose(sfreq, target):
         return x, sfreq
     ratio = Fraction(target / sfreq).limit_denominator(1000)
+    from scipy.signal import resample_poly  # here: the runtime never resamples
+
     y = resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
     return y, float(target)
 

@@ -61,6 +61,8 @@ class FGSFTConfig:
     divcsp_max_iter: int = 10
     jobs: int = 1
     seed: int = 0
+    causal: bool = False
+    lead: float = 1.0
 
 
 class FGSFTClassifier(ClassifierMixin, BaseEstimator):
@@ -92,6 +94,14 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         Worker processes for segment scoring (parallel over bands).
     seed : int
         Kept for reproducibility records (the algorithm is deterministic).
+    causal : bool
+        Filter the bands causally (forward only) instead of zero-phase, so the runtime can
+        filter the stream as it arrives (:mod:`edge.decoders.fgsft_stream`). Training filters
+        the same way, so its features are the runtime's.
+    lead : float
+        Causal only: seconds at the start of every epoch (``fit`` and ``predict_proba``) that
+        are filtered but not analysed, the filters' warm-up (the runtime's stream has been
+        filtering for longer). Zero-phase models drop these samples unfiltered.
     progress : callable or None
         Called with one-line progress messages; None logs them at INFO level.
 
@@ -110,6 +120,7 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
                  grid: str = "paper", n_filters: int = 4, lam: float = 0.1, step: int = 5,
                  n_members: int = 3, max_fraction: float = 0.2, min_blocks: int = 4,
                  divcsp_max_iter: int = 10, jobs: int = 1, seed: int = 0,
+                 causal: bool = False, lead: float = 1.0,
                  progress: Callable[[str], None] | None = None):
         self.sfreq = sfreq
         self.ch_names = ch_names
@@ -123,6 +134,8 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         self.divcsp_max_iter = divcsp_max_iter
         self.jobs = jobs
         self.seed = seed
+        self.causal = causal
+        self.lead = lead
         self.progress = progress
 
     @classmethod
@@ -170,9 +183,24 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
             blocks = stratified_blocks(y_enc, self.min_blocks)
         else:
             blocks = lobo_blocks(np.asarray(groups), self.min_blocks)
+        X = self._analysed(X)
         # BLAS threads only slow down the many tiny matrix products here
         with threadpool_limits(1):
             return self._fit(X, y_enc.astype(np.int64), blocks)
+
+    def _lead_samples(self) -> int:
+        return int(round(self.lead * float(self.sfreq)))
+
+    def _analysed(self, X: np.ndarray) -> np.ndarray:
+        """Check that causal epochs hold more than their warm-up."""
+        lead = self._causal_lead()
+        if lead and X.shape[-1] <= lead:
+            raise ValueError(f"epochs of {X.shape[-1]} samples: no analysed window after the "
+                             f"{lead}-sample lead")
+        return X
+
+    def _causal_lead(self) -> int | None:
+        return self._lead_samples() if self.causal else None
 
     def _score_segments(self, X, y, blocks, bands, windows, egroups, t_start):
         n_classes = len(self.classes_)
@@ -185,7 +213,7 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         jobs = Parallel(n_jobs=self.jobs, return_as="generator_unordered")(
             delayed(lambda b: (b, score_band(X, y, blocks, bands[b], sfreq, windows, egroups,
                                              self.n_filters, self.lam, self.divcsp_max_iter,
-                                             n_classes)))(b)
+                                             n_classes, self._causal_lead())))(b)
             for b in range(len(bands))
         )
         for done, (b, (a, m, f)) in enumerate(jobs, start=1):
@@ -203,7 +231,8 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         ch_names = list(self.ch_names) if self.ch_names is not None else \
             [f"ch{i}" for i in range(X.shape[1])]
         bands = GRIDS[self.grid].bands()
-        windows = time_windows(X.shape[-1], sfreq, GRIDS[self.grid].window_lengths)
+        n_analysed = X.shape[-1] - (self._causal_lead() or 0)
+        windows = time_windows(n_analysed, sfreq, GRIDS[self.grid].window_lengths)
         if not windows:
             raise ValueError(f"the {X.shape[-1] / sfreq:.2f} s epoch is shorter than every window")
         egroups = all_groups(X, sfreq, ch_names)
@@ -237,7 +266,8 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         seg_table = np.stack([g_idx[:n_used], b_idx[:n_used], w_idx[:n_used]], axis=1)
         self.model_ = fit_ensemble(X, y, len(self.classes_), sfreq, bands, windows, egroups,
                                    seg_table, chosen, oof, n_filters=self.n_filters,
-                                   lam=self.lam, max_iter=self.divcsp_max_iter)
+                                   lam=self.lam, max_iter=self.divcsp_max_iter,
+                                   causal_lead=self._causal_lead())
         t_end = time.perf_counter()
         self.scores_ = {
             "grid": self.grid,
@@ -269,7 +299,7 @@ class FGSFTClassifier(ClassifierMixin, BaseEstimator):
         if X.ndim != 3:
             raise ValueError(f"X has shape {X.shape}; expected epochs (n_trials, n_channels, "
                              "n_samples)")
-        return self.model_.predict_proba(X)
+        return self.model_.predict_proba(self._analysed(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The most probable class label of each epoch, shape (n_trials,)."""

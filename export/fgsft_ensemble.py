@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 from edge.decoders.fgsft import FGSFTModel
 from edge.features import covariances, sub_covariances
-from edge.filterbank import bandpass
+from edge.filterbank import band_signal, bandpass_sos
 from export.divcsp import divcsp
 from export.electrode_groups import ElectrodeGroup
 from export.fgsft_selection import head_labels
@@ -40,13 +40,13 @@ def platt_scaling(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def final_filters(X: np.ndarray, heads: list[np.ndarray], sfreq: float,
                   bands: list[tuple[float, float]], windows: list[tuple[int, int]],
                   egroups: list[ElectrodeGroup], seg_table: np.ndarray, n_filters: int,
-                  lam: float, max_iter: int) -> list[np.ndarray]:
+                  lam: float, max_iter: int, causal_lead: int | None = None) -> list[np.ndarray]:
     """divCSP filters of every segment of ``seg_table`` (rows ``(group, band, window)``) for every
     head, head-major, fitted on all trials."""
     n_seg = len(seg_table)
     filters: list[np.ndarray] = [np.zeros(0)] * (n_seg * len(heads))
     for b in np.unique(seg_table[:, 1]):
-        xf = bandpass(X, bands[b][0], bands[b][1], sfreq)
+        xf = band_signal(X, bands[b][0], bands[b][1], sfreq, causal_lead)
         rows_b = np.flatnonzero(seg_table[:, 1] == b)
         for w in np.unique(seg_table[rows_b, 2]):
             start, stop = windows[w]
@@ -64,7 +64,7 @@ def fit_ensemble(X: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float,
                  bands: list[tuple[float, float]], windows: list[tuple[int, int]],
                  egroups: list[ElectrodeGroup], seg_table: np.ndarray, chosen: list[int],
                  oof: dict[int, np.ndarray], *, n_filters: int, lam: float,
-                 max_iter: int) -> FGSFTModel:
+                 max_iter: int, causal_lead: int | None = None) -> FGSFTModel:
     """The edge model of the chosen merged sets.
 
     Parameters
@@ -78,17 +78,21 @@ def fit_ensemble(X: np.ndarray, y: np.ndarray, n_classes: int, sfreq: float,
         Each member's number of top segments ``j``.
     oof : dict
         ``j`` -> out-of-fold LOBO decision values, shape (n_trials, n_heads).
+    causal_lead : int or None
+        None: zero-phase model. An int: causal model; the first ``causal_lead`` samples of each
+        epoch are the filters' warm-up, the rest is the analysed window.
     """
     heads = head_labels(y, n_classes)
     filters = final_filters(X, heads, sfreq, bands, windows, egroups, seg_table, n_filters, lam,
-                            max_iter)
+                            max_iter, causal_lead)
     model = FGSFTModel(
-        sfreq=float(sfreq), n_channels=X.shape[1], n_samples=X.shape[2],
+        sfreq=float(sfreq), n_channels=X.shape[1], n_samples=X.shape[2] - (causal_lead or 0),
         bands=np.array(bands, dtype=float), windows=np.array(windows, dtype=np.int64),
         groups=[np.array(g.channels, dtype=np.int64) for g in egroups],
         segments=seg_table.astype(np.int64), filters=filters,
         members=[], coefs=[], intercepts=np.zeros(0), platt=np.zeros((0, 2)),
-        n_classes=n_classes,
+        n_classes=n_classes, causal=causal_lead is not None,
+        sos=np.stack([bandpass_sos(float(lo), float(hi), float(sfreq)) for lo, hi in bands]),
     )
     F_all = model.segment_features(X)  # (n, n_heads, n_used, d), the edge's own code
     members, coefs, intercepts, platt = [], [], [], []

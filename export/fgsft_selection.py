@@ -24,7 +24,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from edge.features import covariances, log_variance_features, sub_covariances
-from edge.filterbank import bandpass
+from edge.filterbank import band_signal
 from export.divcsp import divcsp_batch
 from export.electrode_groups import ElectrodeGroup
 from export.grid import PAPER_WINDOW_LENGTHS, fgsft_bands
@@ -116,9 +116,12 @@ def _fold_scores(dec: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.nda
 def score_band(
     X: np.ndarray, y: np.ndarray, blocks: np.ndarray, band: tuple[float, float], sfreq: float,
     windows: list[tuple[int, int]], groups: list[ElectrodeGroup], d: int, lam: float,
-    max_iter: int, n_classes: int = 2,
+    max_iter: int, n_classes: int = 2, causal_lead: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score every (group, window) segment of one band by LOBO divCSP + SVM.
+
+    ``causal_lead``: None filters zero-phase; an int filters causally and drops that many
+    warm-up samples (:func:`edge.filterbank.band_signal`).
 
     Returns
     -------
@@ -132,7 +135,7 @@ def score_band(
     heads = head_labels(y, n_classes)
     with threadpool_limits(1):
         folds = np.unique(blocks)
-        xf = bandpass(X, band[0], band[1], sfreq)
+        xf = band_signal(X, band[0], band[1], sfreq, causal_lead)
         # (n_windows, n_trials, C, C): every window's covariances, all channels
         cov = np.stack([covariances(xf[..., start:stop]) for start, stop in windows])
         acc = np.zeros((len(windows), len(groups)))

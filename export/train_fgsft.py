@@ -53,14 +53,20 @@ def fgsft_spec(clf: FGSFTClassifier, member: str, ep: EpochSet) -> DecoderSpec:
         params["svm"] = svm + "; one-vs-rest, one divCSP + SVM + Platt head per class, " \
                               "probabilities normalised to sum 1"
         params["n_classes"] = len(clf.classes_)
+    lead = clf._causal_lead() or 0  # causal epochs start with the filters' warm-up
+    if lead:
+        params["causal_lead_s"] = lead / ep.sfreq
+        band_filter = (f"Butterworth order {FILTER_ORDER}, causal (sosfilt), state carried "
+                       f"across hops; trained with {lead / ep.sfreq:g} s of warm-up per epoch")
+    else:
+        band_filter = f"Butterworth order {FILTER_ORDER}, zero-phase (sosfiltfilt), per window"
     return DecoderSpec(
         kind="fgsft",
         members=(member,),
         arrays=member,
-        window=WindowSpec(ep.tmin, ep.tmax, ep.n_samples),
+        window=WindowSpec(ep.tmin + lead / ep.sfreq, ep.tmax, ep.n_samples - lead),
         preprocessing={
-            "band_filter": f"Butterworth order {FILTER_ORDER}, zero-phase (sosfiltfilt), "
-                           "per window",
+            "band_filter": band_filter,
             "covariance": "uncentred x x' / n per time segment",
             "feature": "-ln(var_k / mean var), divCSP filters",
         },

@@ -29,10 +29,12 @@ def test_pre_restructure_bundle_decodes_identically():
 
 def test_retraining_two_classes_reproduces_the_old_model(s007_fast_bundle):
     """Same data and settings as the fixture (S007 runs 4 + 8, fast grid): the new code writes
-    the same arrays and the same spec."""
+    the same arrays and the same spec; since issue 15 also the filter designs (``sos``, so the
+    runtime needs no ``scipy.signal``) and the filtering mode (``causal`` 0)."""
     path, _, _ = s007_fast_bundle
     old, new = np.load(V0 / "fgsft.npz"), np.load(Path(path) / "fgsft.npz")
-    assert set(new.files) - set(old.files) == {"n_classes"}
+    assert set(new.files) - set(old.files) == {"n_classes", "causal", "sos"}
+    assert int(new["causal"]) == 0 and new["sos"].shape[1:] == (5, 6)
     for key in old.files:
         assert np.array_equal(old[key], new[key]), key
     assert open_bundle(path).decoder_spec("fgsft") == open_bundle(V0).decoder_spec("fgsft")

@@ -6,6 +6,13 @@ scikit-learn convention (:class:`Decoder`): ``predict_proba(X)`` takes a batch o
 the columns. One window is decoded as ``decoder.predict_proba(window[None])[0]``. Windows carry
 the bundle's channels in the bundle's order at the bundle's rate.
 
+A decoder may also stream (issue 15: the causal FGSFT): ``open_stream()`` returns an object with
+``push(samples)`` (each chunk as it arrives, (n_channels, n_new)), ``reset()`` (a gap) and
+``predict_proba()`` (the newest window, (n_classes,)), or None; ``warmup_samples`` says how long
+its filters must have run before a window is decoded as at training time. The runtime loop uses
+both when present (:mod:`edge.loop`); ``predict_proba`` on windows keeps working for every
+decoder.
+
 Decoder modules register their class with :func:`register_kind`; ``edge.decoders`` imports them
 so that they do.
 """

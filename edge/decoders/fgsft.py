@@ -21,10 +21,12 @@ import numpy as np
 
 from edge.bundle import Bundle
 from edge.decoders.base import check_window, register_kind
+from edge.decoders.fgsft_fast import FGSFTPlan
+from edge.decoders.fgsft_stream import FGSFTStream
 from edge.decoders.spec import DecoderSpec
 from edge.errors import BundleError
 from edge.features import covariances, log_variance_features, sub_covariances
-from edge.filterbank import bandpass
+from edge.filterbank import BandFilter, band_filter
 
 __all__ = ["FGSFTModel", "FGSFTDecoder"]
 
@@ -68,6 +70,14 @@ class FGSFTModel:
         ``(a, b)`` of ``p(head class) = 1 / (1 + exp(-(a * decision + b)))``.
     n_classes : int
         2 (one binary head: class 1 against class 0) or N > 2 (N one-vs-rest heads).
+    causal : bool
+        False: bands filtered zero-phase within the window (the paper). True: filtered causally
+        (forward only) over everything before the window too, so a stream can be filtered as it
+        arrives (:mod:`edge.decoders.fgsft_stream`); the model takes windows of at least
+        ``n_samples`` and analyses the last ``n_samples``.
+    sos : ndarray, shape (n_bands, n_sections, 6), or None
+        Each band's Butterworth sections (written by the exporter so the runtime does not need
+        ``scipy.signal`` to design them); None: designed on load.
     """
 
     sfreq: float
@@ -83,6 +93,8 @@ class FGSFTModel:
     intercepts: np.ndarray
     platt: np.ndarray
     n_classes: int = 2
+    causal: bool = False
+    sos: np.ndarray | None = None
 
     @property
     def n_heads(self) -> int:
@@ -105,12 +117,16 @@ class FGSFTModel:
         d = max((f.shape[1] for f in self.filters), default=0)
         # groups smaller than d get fewer filters; their missing features stay 0
         out = np.zeros((X.shape[0], self.n_heads, n_seg, d))
+        filters, offset = self.band_filters(), X.shape[-1] - self.n_samples
         for band, rows, local in self._plan():
-            low, high = self.bands[band]
             # only the channels this band's segments use are filtered (rows are independent)
-            xf = bandpass(X[:, rows], low, high, self.sfreq)
+            if self.causal:
+                x = X[:, rows]
+                xf = filters[band].causal(x.reshape(-1, x.shape[-1]))[0].reshape(x.shape)
+            else:
+                xf = filters[band].zero_phase(X[:, rows])
             for win, segs in local:
-                start, stop = self.windows[win]
+                start, stop = self.windows[win] + offset
                 cov = covariances(xf[..., start:stop])
                 for s, chans in segs:
                     sub = sub_covariances(cov, chans)
@@ -118,6 +134,26 @@ class FGSFTModel:
                         W = self.filters[h * n_seg + s]
                         out[:, h, s, : W.shape[1]] = log_variance_features(sub, W)
         return out
+
+    def band_filters(self) -> dict[int, BandFilter]:
+        """The filter of every band the segments use: the stored sections, else designed."""
+        cache = getattr(self, "_filters_cache", None)
+        if cache is None:
+            cache = {}
+            for band in np.unique(self.segments[:, 1]):
+                band = int(band)
+                low, high = (float(v) for v in self.bands[band])
+                cache[band] = (BandFilter.from_sos(self.sos[band]) if self.sos is not None
+                               else band_filter(low, high, float(self.sfreq)))
+            self._filters_cache = cache
+        return cache
+
+    def fast_plan(self) -> FGSFTPlan:
+        """The runtime's compiled decode (:class:`edge.decoders.fgsft_fast.FGSFTPlan`)."""
+        plan = getattr(self, "_fast_cache", None)
+        if plan is None:
+            plan = self._fast_cache = FGSFTPlan(self, self.band_filters())
+        return plan
 
     def _plan(self):
         """Per band: the channel rows to filter, and per window the segments with their group's
@@ -168,8 +204,12 @@ class FGSFTModel:
         """
         if len(X) == 0:
             return np.zeros((0, self.n_classes))
-        feats = self.segment_features(X)
-        z = self.decision_functions(feats) * self.platt[:, 0] + self.platt[:, 1]
+        return self.proba_from_decisions(self.fast_plan().decision_values(X))
+
+    def proba_from_decisions(self, dec: np.ndarray) -> np.ndarray:
+        """Platt probabilities of the members, averaged: (n, n_members * n_heads) decision
+        values -> (n, n_classes)."""
+        z = dec * self.platt[:, 0] + self.platt[:, 1]
         if self.n_classes == 2:
             p1 = np.mean(1.0 / (1.0 + np.exp(-z)), axis=1)
             return np.stack([1.0 - p1, p1], axis=1)
@@ -204,6 +244,8 @@ class FGSFTModel:
             "intercepts": np.asarray(self.intercepts, dtype=np.float64),
             "platt": np.asarray(self.platt, dtype=np.float64),
             "n_classes": np.array(self.n_classes, dtype=np.int64),
+            "causal": np.array(int(self.causal), dtype=np.int64),
+            **({} if self.sos is None else {"sos": np.asarray(self.sos, dtype=np.float64)}),
         }
 
     @classmethod
@@ -226,6 +268,8 @@ class FGSFTModel:
             intercepts=a["intercepts"],
             platt=a["platt"],
             n_classes=int(a["n_classes"]) if "n_classes" in a else 2,
+            causal=bool(int(a["causal"])) if "causal" in a else False,
+            sos=a["sos"] if "sos" in a else None,
         )
         model.validate()
         return model
@@ -246,6 +290,10 @@ class FGSFTModel:
             raise ValueError("segments index outside the group/band/window grid")
         if np.any(self.windows < 0) or np.any(self.windows > self.n_samples):
             raise ValueError("windows outside the input window")
+        if self.sos is not None and (np.ndim(self.sos) != 3 or np.shape(self.sos)[0] !=
+                                     len(self.bands) or np.shape(self.sos)[2] != 6):
+            raise ValueError(f"sos of shape {np.shape(self.sos)}: expected ({len(self.bands)}, "
+                             "n_sections, 6)")
         for s, (gi, *_rest) in enumerate(self.segments):
             if any(self.filters[h * n_seg + s].shape[0] != len(self.groups[gi]) for h in range(H)):
                 raise ValueError(f"filters of segment {s} do not match its electrode group")
@@ -263,7 +311,8 @@ class FGSFTModel:
                                  f"{len(member) * d} features")
         for what, arr in (("filter", self.filters), ("weight", self.coefs),
                           ("intercept", [self.intercepts]), ("calibration (Platt)", [self.platt]),
-                          ("band edge", [self.bands])):
+                          ("band edge", [self.bands]),
+                          ("filter section", [] if self.sos is None else [self.sos])):
             if not all(np.all(np.isfinite(np.asarray(x, dtype=np.float64))) for x in arr):
                 raise ValueError(f"non-finite {what}")
 
@@ -274,13 +323,22 @@ class FGSFTDecoder:
 
     kind = "fgsft"
 
-    def __init__(self, name: str, model: FGSFTModel, classes: list[str], tmin: float):
+    def __init__(self, name: str, model: FGSFTModel, classes: list[str], tmin: float,
+                 warmup_s: float = 0.0):
         self.name = name
         self.model = model
         self.classes_ = list(classes)
         self.n_channels = model.n_channels
         self.n_samples = model.n_samples
         self.tmin = tmin
+        #: causal models: samples the filters ran before a training window (the runtime waits
+        #: as long after a start or gap before its first decision)
+        self.warmup_samples = int(round(warmup_s * model.sfreq)) if model.causal else 0
+
+    def open_stream(self) -> FGSFTStream | None:
+        """A :class:`edge.decoders.fgsft_stream.FGSFTStream` for causal models, else None (the
+        runtime then decodes each window with :meth:`predict_proba`)."""
+        return FGSFTStream(self.model) if self.model.causal else None
 
     @property
     def classes(self) -> list[str]:
@@ -306,7 +364,8 @@ class FGSFTDecoder:
         if model.n_classes != len(bundle.classes):
             raise BundleError(f"{bundle.path}: member {member}: {model.n_classes} classes, "
                               f"manifest lists {len(bundle.classes)}")
-        return cls(name, model, bundle.classes, spec.window.tmin)
+        warmup = spec.params.get("causal_lead_s", 0.0) if isinstance(spec.params, dict) else 0.0
+        return cls(name, model, bundle.classes, spec.window.tmin, float(warmup))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities, (n_windows, n_channels, n_samples) -> (n_windows, n_classes)."""

@@ -41,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--classes {' '.join(args.classes)}: name at least two classes")
     if args.grid not in GRIDS:
         raise DataError(f"--grid {args.grid}: choose from {', '.join(GRIDS)}")
+    lead = args.lead if args.causal else 0.0  # causal epochs start with the filters' warm-up
     ep = load_epochs(args.data, channels=args.channels, classes=args.classes,
-                     window=tuple(args.window), sfreq=args.sfreq, runs=args.runs,
+                     window=(args.window[0] - lead, args.window[1]), sfreq=args.sfreq,
+                     runs=args.runs,
                      event_map=parse_event_map(args.events))
     require_trials(ep)
     counts = np.bincount(ep.y, minlength=len(ep.class_names))
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     progress(f"loaded {len(ep.y)} trials ({per_class}), "
              f"{len(ep.ch_names)} channels, {ep.sfreq:g} Hz, window {ep.tmin:g}..{ep.tmax:g} s, "
              f"runs {sorted(set(ep.runs.tolist()))}")
-    config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters)
+    config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters,
+                         causal=args.causal, lead=lead)
     clf = train_fgsft(ep, config, progress)
     path = write_fgsft(args.output, args.name, clf, ep, sign_key=args.sign_key)
     result = {
@@ -97,6 +100,13 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="divCSP filters per segment, d (4)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="worker processes (use 2 on two cores)")
+    p.add_argument("--causal", action="store_true",
+                   help="causal filter bank: the runtime filters the stream as it arrives, "
+                        "only each hop's new samples (about 30x less work per decision); "
+                        "trained with the same causal filtering")
+    p.add_argument("--lead", type=non_negative_float, default=1.0,
+                   help="with --causal: seconds before the window loaded as the filters' "
+                        "warm-up (1.0; the data must start that early)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_sign_key_argument(p)
