@@ -386,10 +386,14 @@ class SerialSink(NullSink):
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         encoder = self.encoder
         assert encoder is not None
-        if out.state is DecisionState.DECISION:
-            self._send(_COMMAND, lambda: encoder.decision(out.class_index, out.confidence, 0))
-        else:
-            self._send(_HOLD, lambda: encoder.decision(max(out.class_index, 0), out.confidence,
+        k = out.class_index if 0 <= out.class_index < len(encoder.session.classes) else 0
+        if out.state is DecisionState.DECISION and k == out.class_index:
+            self._send(_COMMAND, lambda: encoder.decision(k, out.confidence, 0))
+        else:  # a HOLD; a leading rest class (not announced in HELLO) shows as index 0
+            if out.state is DecisionState.DECISION:
+                log.error("decision for class %d, not a command of this session: held",
+                          out.class_index)
+            self._send(_HOLD, lambda: encoder.decision(k, out.confidence,
                                                        int(DecisionFlags.HOLD)))
 
     def on_transition(self, change: Transition) -> None:
@@ -464,12 +468,14 @@ class JsonlSink:
         self._fh.flush()
 
     def start(self, session: Session, run: RunStateMachine) -> None:
-        self.classes = list(session.classes)
+        self.classes = list(session.classes) + ([session.rest_class] if session.rest_class
+                                                 else [])
         try:
             self._fh = sys.stdout if self.path == "-" else open(self.path, "w")  # noqa: SIM115
         except OSError as exc:
             raise SinkError(f"jsonl:{self.path}: cannot write ({exc})") from exc
-        self._line({"type": "hello", "classes": self.classes,
+        self._line({"type": "hello", "classes": list(session.classes),
+                    "rest_class": session.rest_class,
                     "decision_rate_hz": session.decision_rate_hz, "wall_time": time.time()})
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:

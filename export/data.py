@@ -25,6 +25,7 @@ import numpy as np
 from edge.errors import InputError
 from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.recording import resample as _resample
+from export.rest import RestWindows, rest_pseudo_onsets
 
 __all__ = [
     "DataError",
@@ -34,6 +35,7 @@ __all__ = [
     "ContinuousRecording",
     "file_sha256",
     "parse_event_map",
+    "RestWindows",
 ]
 
 EPOCH_KEYS = ("X", "y", "class_names", "ch_names", "sfreq", "tmin")
@@ -192,29 +194,44 @@ def parse_event_map(spec: str | None) -> dict[int, str] | None:
     return out
 
 
-def _default_event_map(event_names: list[str], source: Path) -> dict[int, str]:
-    """eegmmidb-style ``'T1 left_hand'`` names (the code is the index): every non-rest code."""
-    return {c: name for c, name in event_labels(event_names, source).items() if name != "rest"}
+def _default_event_map(event_names: list[str], source: Path,
+                       rest: RestWindows | None = None) -> dict[int, str]:
+    """eegmmidb-style ``'T1 left_hand'`` names (the code is the index): every non-rest code,
+    and the rest code too when rest windows are asked for."""
+    keep = rest.name if rest is not None else None
+    return {c: name for c, name in event_labels(event_names, source).items()
+            if name != "rest" or name == keep}
 
 
 def _epochs_from_continuous(
-    path: Path, event_map: dict[int, str] | None, margin: tuple[float, float]
+    path: Path, event_map: dict[int, str] | None, margin: tuple[float, float],
+    rest: RestWindows | None = None, window: tuple[float, float] = (0.5, 2.5),
 ) -> dict[str, object]:
-    """Cut every mapped cue of a continuous file into an epoch spanning ``margin`` s."""
+    """Cut every mapped cue of a continuous file into an epoch spanning ``margin`` s; with
+    ``rest``, also the rest windows of its rest periods (:mod:`export.rest`), labelled last."""
     rec = load_continuous(path)
-    mapping = event_map or _default_event_map(rec.event_names, path)
-    names = list(dict.fromkeys(mapping.values()))
+    mapping = event_map or _default_event_map(rec.event_names, path, rest)
+    rest_codes = {c for c, name in mapping.items() if rest is not None and name == rest.name}
+    if rest is not None and not rest_codes:
+        raise DataError(f"{path}: no rest period named {rest.name!r} among its events "
+                        f"{sorted(set(mapping.values()))}; map the rest code with --events "
+                        f"CODE={rest.name},...")
+    cues = {c: name for c, name in mapping.items() if c not in rest_codes}
+    names = list(dict.fromkeys(cues.values())) + ([rest.name] if rest is not None else [])
     pre = int(round(-margin[0] * rec.sfreq))
     n = int(round((margin[1] - margin[0]) * rec.sfreq))
+    onsets = [(int(o), names.index(cues[int(c)])) for o, c in rec.events if int(c) in cues]
+    if rest is not None:
+        pseudo = rest_pseudo_onsets(rec.events, rest_codes, rec.raw.shape[1], rec.sfreq,
+                                    window, rest)
+        onsets += [(int(o), len(names) - 1) for o in pseudo]
     X, y = [], []
-    for onset, code in rec.events:
-        if int(code) not in mapping:
-            continue
-        a = int(onset) - pre
+    for onset, label in onsets:
+        a = onset - pre
         if a < 0 or a + n > rec.raw.shape[1]:
             continue  # the cue is too close to the start or end of the run
         X.append(rec.raw[:, a : a + n])
-        y.append(names.index(mapping[int(code)]))
+        y.append(label)
     if not X:
         raise DataError(f"{path}: no cue with codes {sorted(mapping)} fits in the recording")
     return {
@@ -238,6 +255,7 @@ def load_epochs(
     sfreq: float | None = None,
     runs: Sequence[int] | None = None,
     event_map: dict[int, str] | None = None,
+    rest: RestWindows | None = None,
 ) -> EpochSet:
     """Load and concatenate labelled epochs from epoch or continuous npz files.
 
@@ -260,6 +278,9 @@ def load_epochs(
     event_map : dict, optional
         For continuous files: event code -> class name. Default: parsed from eegmmidb-style
         ``event_names`` (``'T1 left_hand'``), every code but rest.
+    rest : RestWindows, optional
+        Also take rest windows from the rest periods of continuous files, as the last class
+        (:mod:`export.rest`); epoch files cannot provide them.
 
     Returns
     -------
@@ -271,7 +292,7 @@ def load_epochs(
     for p in map(Path, paths):
         want_ch = channels if channels is not None else (parts[0].ch_names if parts else None)
         want_cls = classes if classes is not None else (parts[0].class_names if parts else None)
-        part = _load_file(p, want_ch, want_cls, window, sfreq, runs, event_map)
+        part = _load_file(p, want_ch, want_cls, window, sfreq, runs, event_map, rest)
         if parts:
             part.groups = part.groups + int(parts[-1].groups.max()) + 1
         parts.append(part)
@@ -279,7 +300,8 @@ def load_epochs(
 
 
 def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
-                      window: tuple[float, float] | None) -> dict[str, Any]:
+                      window: tuple[float, float] | None,
+                      rest: RestWindows | None = None) -> dict[str, Any]:
     """The raw arrays of one epoch file, or of a continuous file epoched from its events."""
     if not p.is_file():
         raise DataError(f"{p}: no such file")
@@ -290,14 +312,18 @@ def _read_epochs_file(p: Path, event_map: dict[int, str] | None,
         raise DataError(f"{p}: not a readable npz file ({exc})") from exc
     if is_continuous:
         margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
-        return _epochs_from_continuous(p, event_map, margin)
+        return _epochs_from_continuous(p, event_map, margin, rest, window or (0.5, 2.5))
+    if rest is not None:
+        raise DataError(f"{p}: an epoch file has no rest periods; rest windows (--rest) come "
+                        "from continuous recordings (*_continuous.npz)")
     return _open_npz(p, EPOCH_KEYS)
 
 
 def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] | None,
                window: tuple[float, float] | None, sfreq: float | None,
-               runs: Sequence[int] | None, event_map: dict[int, str] | None) -> EpochSet:
-    d = _read_epochs_file(p, event_map, window)
+               runs: Sequence[int] | None, event_map: dict[int, str] | None,
+               rest: RestWindows | None = None) -> EpochSet:
+    d = _read_epochs_file(p, event_map, window, rest)
     X = np.asarray(d["X"], dtype=np.float64)
     if X.ndim != 3:
         raise DataError(f"{p}: X must be (trials, channels, samples), got shape {X.shape}")
