@@ -70,6 +70,8 @@ class EpochSet:
         Subject id of each loaded file.
     sources : list of Path
         The files the epochs came from.
+    rest_class : str or None
+        The last class is rest ("no control", windows from rest periods), or None.
     """
 
     X: np.ndarray
@@ -82,6 +84,7 @@ class EpochSet:
     runs: np.ndarray
     subjects: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
+    rest_class: str | None = None
 
     @property
     def n_samples(self) -> int:
@@ -104,6 +107,7 @@ class EpochSet:
             runs=self.runs[mask],
             subjects=list(self.subjects),
             sources=list(self.sources),
+            rest_class=self.rest_class,
         )
 
 
@@ -363,6 +367,7 @@ def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] |
         ch_names=[file_channels[i] for i in idx], sfreq=fs, tmin=tmin,
         groups=group, runs=run,
         subjects=[str(d.get("subject", p.stem))], sources=[p],
+        rest_class=rest.name if rest is not None else None,
     )
 
 
@@ -390,4 +395,5 @@ def _concatenate(parts: list[EpochSet]) -> EpochSet:
         runs=np.concatenate([p.runs for p in parts]),
         subjects=[s for p in parts for s in p.subjects],
         sources=[s for p in parts for s in p.sources],
+        rest_class=first.rest_class,
     )

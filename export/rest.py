@@ -37,7 +37,7 @@ class RestWindows:
 
     name: str = "rest"
     guard_s: float = 1.0
-    stride_s: float = 1.0
+    stride_s: float = 4.0
 
     def __post_init__(self) -> None:
         if self.guard_s < 0 or self.stride_s <= 0:
