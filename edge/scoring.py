@@ -159,7 +159,7 @@ def pool_scores(per_file: list[dict[str, object]]) -> dict[str, object]:
            if not np.isnan(float(f["latency_s_median"]))]
     out = {"n_cues": n, "hits": int(total("hits")), "wrong": int(total("wrong")),
            "misses": int(total("misses")), "false_commands": int(total("false_commands")),
-           "rest_min": rest_min}
+           "rest_min": rest_min, "decisions": int(total("decisions"))}
     out.update({
         "hit_rate": out["hits"] / n if n else float("nan"),
         "wrong_rate": out["wrong"] / n if n else float("nan"),

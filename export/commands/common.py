@@ -37,8 +37,9 @@ def require_trials(ep: EpochSet, minimum: int = MIN_TRIALS_PER_CLASS) -> None:
                         "class are needed (record more runs, or widen --runs)")
 
 
-def add_rest_args(p: argparse.ArgumentParser) -> None:
-    """``--rest`` and its settings, and the operating point chosen on the training runs."""
+def add_rest_args(p: argparse.ArgumentParser, operating_point: bool = True) -> None:
+    """``--rest`` and its settings, and (``operating_point``) the decision settings chosen on
+    the training runs."""
     g = p.add_argument_group("rest (self-paced control) and the operating point")
     g.add_argument("--rest", nargs="?", const="rest", metavar="NAME",
                    help="train a rest state ('no control', never sent as a command) from the "
@@ -52,6 +53,8 @@ def add_rest_args(p: argparse.ArgumentParser) -> None:
                         "window per eegmmidb rest period, about as many as imagery trials; "
                         "measured: 2 per period tilted the gate to rest, control recall 0.07 "
                         "against 0.33 on S007)")
+    if not operating_point:
+        return
     g.add_argument("--target-false-rate", type=non_negative_float, default=1.0,
                    help="operating point: at most this many false commands per minute of rest "
                         "on the held-out training runs, with the most hits (default 1.0)")
