@@ -139,7 +139,7 @@ def runtime_segment(bundle_path: Path, cfg, seconds: float, probes_on: bool,
     from edge.decoders import load_decoder
     from edge.loop import LoopConfig, Runtime
     from edge.profiling import CpuMeter, Probes, PtyDrain
-    from edge.sinks import SerialSink
+    from edge.serial_sink import SerialSink
 
     bundle = open_bundle(bundle_path)
     dec = load_decoder(bundle, "fgsft")

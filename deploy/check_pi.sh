@@ -55,6 +55,9 @@ else
     # works with BrainFlow built from source (deploy/README.md, step 3).
     check_import brainflow "import warnings; warnings.simplefilter('ignore'); from importlib.metadata import version; from brainflow.board_shim import BoardShim; print(version('brainflow'), '(native core', BoardShim.get_version() + ')')" fail
     check_import onnxruntime "import onnxruntime; print(onnxruntime.__version__)" warn
+    # a TFLite interpreter that can build a model (tflite-runtime 2.14 imports under numpy 2 but
+    # cannot): needed only for *_tflite_int8 decoders
+    check_import tflite "from edge.decoders.tflite_decoder import interpreter_classes; print(', '.join(p for _, p in interpreter_classes()))" warn
     check_import pyserial "import serial; print(serial.__version__)" fail
     check_import cryptography "import cryptography; print(cryptography.__version__)" warn  # signed bundles (MI_EDGE_TRUSTED_KEY)
     check_import mi-edge "import edge.brainflow_source, edge.bundle; print('runtime imports')" fail

@@ -1,7 +1,7 @@
 """Exponential back-off: when the next attempt to reopen something may be made.
 
 One schedule serves the board (:class:`edge.brainflow_source.BrainFlowSource`) and the serial
-link (:class:`edge.sinks.SerialTransport`): the wait before an attempt starts at ``initial_s``
+link (:class:`edge.serial_sink.SerialTransport`): the wait before an attempt starts at ``initial_s``
 and doubles after each failed attempt up to ``max_s``; :meth:`Backoff.reset` starts it over
 once the thing works again. Pure bookkeeping: the caller reads its clock and passes ``now``.
 """

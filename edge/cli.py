@@ -108,7 +108,8 @@ def _describe(decision, point, rest_class) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
-    from edge.sinks import SerialSink, open_sinks
+    from edge.outputs import open_sinks
+    from edge.serial_sink import SerialSink
 
     check_link_timing(args)
     key = link_key(args)
@@ -184,9 +185,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     from edge.brainflow_source import BrainFlowSource
     from edge.loop import Runtime
+    from edge.outputs import open_sinks
     from edge.profile_report import ProfileRun, build_report, markdown_table, write_report
     from edge.profiling import CpuMeter, Probes, peak_rss_bytes
-    from edge.sinks import SerialSink, SinkError, open_sinks
+    from edge.serial_sink import SerialSink
+    from edge.sinks import SinkError
 
     check_link_timing(args)
     if args.output.exists() and not args.output.is_dir():

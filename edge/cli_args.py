@@ -8,7 +8,7 @@ The options keep BrainFlow's parameter names (``--serial-port``, ``--master-boar
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.argtypes import (
     non_negative_float,
@@ -17,11 +17,13 @@ from edge.argtypes import (
     positive_float,
     positive_int,
 )
-from edge.boards import BoardConfig
 from edge.decision import DecisionConfig
 from edge.errors import UsageError
 from edge.loop import LoopConfig
-from edge.sinks import read_link_key
+from edge.serial_sink import read_link_key
+
+if TYPE_CHECKING:
+    from edge.boards import BoardConfig
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
            "loop_config", "decision_config", "check_link_timing", "link_key", "DEVICE_TIMEOUT_MS"]
@@ -58,7 +60,12 @@ def add_board_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def board_config(args: argparse.Namespace, **overrides: Any) -> BoardConfig:
-    """The :class:`BoardConfig` of the options of :func:`add_board_arguments`."""
+    """The :class:`BoardConfig` of the options of :func:`add_board_arguments`.
+
+    BrainFlow is imported here, not when the parser is built: ``mi-edge check`` works on a Pi
+    before BrainFlow is built (deploy/README.md step 3).
+    """
+    from edge.boards import BoardConfig
     kw: dict[str, Any] = {
         "board": args.board,
         "serial_port": args.serial_port or "",

@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.outputs import open_sinks
     from edge.replay import replay
-    from edge.sinks import open_sinks
 
     bundle = open_bundle(args.bundle)
     names = args.decoder_list or bundle.decoder_names

@@ -1,6 +1,6 @@
 """How messages look on the serial link: binary frames or ASCII lines (firmware_bridge).
 
-An :class:`Encoder` is the policy that :class:`edge.sinks.SerialSink` (the transport) is given:
+An :class:`Encoder` is the policy given to :class:`edge.serial_sink.SerialSink` (the transport):
 built once per run from the :class:`edge.run_state.Session` (classes, decision rate) and the
 heartbeat period, it turns each message into the bytes to write. Binary frames carry one
 sequence counter for the whole run, across reopened ports, and an optional SipHash MAC (a

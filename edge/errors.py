@@ -37,7 +37,7 @@ class UsageError(MiEdgeError):
     exit_code = 2
 
 
-#: Exit code of a port or file that cannot be opened or written (as :class:`edge.sinks.SinkError`).
+#: Exit code of a port or file that cannot be opened or written (SinkError).
 OUTPUT_ERROR = 6
 
 #: Exit code of an unexpected exception: a bug, reported in one line (``-v`` for the traceback).

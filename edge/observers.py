@@ -2,7 +2,7 @@
 
 The runtime (:class:`edge.loop.Runtime`) calls ``on_read`` after every successful read and
 ``on_hop`` after the sinks got a hop's output; the serial sink
-(:meth:`edge.sinks.SerialSink.subscribe`) calls ``on_write`` after each frame written. Without
+(:meth:`edge.serial_sink.SerialSink.subscribe`) calls ``on_write`` after each frame written. Without
 observers the loop pays one truth test per read and per hop.
 
 Markers: a chunk's ``markers`` (cue codes of a playback file or a replay, 0 = none) reach

@@ -2,9 +2,10 @@
 
 :class:`Probes` is a run observer (:mod:`edge.observers`): subscribed to the loop
 (:class:`edge.loop.Runtime` ``observers=``) it hears every read and hop, subscribed to the serial
-sink (:meth:`edge.sinks.SerialSink.subscribe`) every write. Without it (``mi-edge run``) the loop
-pays one truth test per read and per hop. With it, each hop that reaches the decoder fills one
-row of preallocated float64 columns, one per stage, by name: no list grows, no dict is built,
+sink (:meth:`edge.serial_sink.SerialSink.subscribe`) every write. Without it (``mi-edge run``)
+the loop pays one truth test per read and per hop. With it, each hop that reaches the decoder
+fills one row of preallocated float64 columns, one per stage, by name: no list grows, no dict is
+built,
 the clock is read with ``time.perf_counter`` (plus one ``time.time`` per read, to relate the
 loop to BrainFlow's Unix timestamps).
 

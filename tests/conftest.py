@@ -44,3 +44,20 @@ def s007_cyton_bundle(tmp_path_factory):
     ep = load_epochs([S007], window=WINDOW, runs=[4, 8], channels=CYTON_CHANNELS, sfreq=250.0)
     clf = train_fgsft(ep, FGSFTConfig(grid="fast", jobs=1))
     return write_fgsft(tmp_path_factory.mktemp("cyton") / "S007c.mibundle", "fgsft", clf, ep)
+
+
+def rehash_bundle(path, edit_manifest=lambda m: None) -> None:
+    """What anyone who can write a bundle can do: edit it, then recompute every member's hash
+    and the manifest hash (only a signature tells this apart from the exporter's work)."""
+    import json
+
+    from edge.bundle import MANIFEST, MANIFEST_HASH, sha256_bytes
+
+    manifest = json.loads((path / MANIFEST).read_text())
+    edit_manifest(manifest)
+    for member in manifest["members"]:
+        data = (path / member).read_bytes()
+        manifest["members"][member] = {"bytes": len(data), "sha256": sha256_bytes(data)}
+    raw = json.dumps(manifest).encode()
+    (path / MANIFEST).write_bytes(raw)
+    (path / MANIFEST_HASH).write_text(sha256_bytes(raw) + "  manifest.json\n")

@@ -14,6 +14,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import rehash_bundle
 
 from edge.bundle import MANIFEST, MANIFEST_HASH, open_bundle, sha256_bytes
 from edge.decoders import load_decoder
@@ -52,16 +53,7 @@ def _window(seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((64, 320)) * 10.0
 
 
-def _rehash(path, edit_manifest=lambda m: None):
-    """An attacker's edit: recompute every member hash and the manifest hash."""
-    manifest = json.loads((path / MANIFEST).read_text())
-    edit_manifest(manifest)
-    for member in manifest["members"]:
-        data = (path / member).read_bytes()
-        manifest["members"][member] = {"bytes": len(data), "sha256": sha256_bytes(data)}
-    raw = json.dumps(manifest).encode()
-    (path / MANIFEST).write_bytes(raw)
-    (path / MANIFEST_HASH).write_text(sha256_bytes(raw) + "  manifest.json\n")
+_rehash = rehash_bundle
 
 
 def _check(path, *extra, env=None):

@@ -4,16 +4,14 @@ refuses them before touching the board. Each case passed ``check`` on the old co
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
 import onnx
 import pytest
-from conftest import REPO
+from conftest import REPO, rehash_bundle
 from onnx import TensorProto, helper
 
-from edge.bundle import MANIFEST, MANIFEST_HASH, sha256_bytes
 from edge.cli import main as edge_main
 
 FIXTURE = REPO / "tests" / "fixtures" / "demo_v0_S007_cyton.mibundle"
@@ -27,16 +25,7 @@ def bundle(tmp_path):
     return dst
 
 
-def _rehash(path, edit=lambda m: None):
-    """What anyone who can write the bundle can do: edit, then recompute every hash."""
-    manifest = json.loads((path / MANIFEST).read_text())
-    edit(manifest)
-    for member in manifest["members"]:
-        data = (path / member).read_bytes()
-        manifest["members"][member] = {"bytes": len(data), "sha256": sha256_bytes(data)}
-    raw = json.dumps(manifest, indent=2).encode()
-    (path / MANIFEST).write_bytes(raw)
-    (path / MANIFEST_HASH).write_text(f"{sha256_bytes(raw)}  {MANIFEST}\n")
+_rehash = rehash_bundle
 
 
 def _edit_fgsft(path, key, fn):

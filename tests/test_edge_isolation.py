@@ -70,3 +70,20 @@ def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
     test = load_epochs([S007], window=(0.5, 2.5), runs=[12])
     p = np.load(Path(path).parent / "edge_proba.npy")
     assert np.max(np.abs(p - clf.predict_proba(test.X))) <= 1e-9
+
+
+def test_check_works_before_brainflow_is_built():
+    """On a Pi, BrainFlow is built from source after mi-edge is installed (deploy step 3):
+    `mi-edge check` must not need it (it died with a traceback importing the board code)."""
+    bundle = REPO / "tests" / "fixtures" / "demo_v0_S007_cyton.mibundle"
+    code = BLOCKER.format(forbidden={"brainflow", *FORBIDDEN}) + textwrap.dedent(
+        f"""
+        from edge.cli import main
+        rc = main(["check", {str(bundle)!r}])
+        assert "brainflow" not in sys.modules
+        print("check rc", rc)
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "check rc 0" in r.stdout

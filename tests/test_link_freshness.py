@@ -12,7 +12,7 @@
 
 On a pseudo-terminal the host cannot see what the device left unread (Linux answers TIOCOUTQ on
 a pty slave with 0), so these tests create the pty here, run the emulator on the inherited
-master (``emulator_on_fd.py``) and give the runtime a :class:`~edge.sinks.TransmitQueue` that
+master (``emulator_on_fd.py``) and give the runtime a :class:`~edge.serial_sink.TransmitQueue` that
 reads that master (FIONREAD) and discards from it (TCIFLUSH): what ``out_waiting`` and
 ``reset_output_buffer`` do on a USB serial adapter.
 """
@@ -43,7 +43,8 @@ from edge.decoders import load_decoder
 from edge.loop import LoopConfig, Runtime
 from edge.recording import load_continuous
 from edge.replay import RecordingSource
-from edge.sinks import NullSink, SerialSink
+from edge.serial_sink import SerialSink
+from edge.sinks import NullSink
 from edge.source import Chunk
 from firmware_bridge.frames import DELIMITER
 
@@ -116,7 +117,8 @@ def test_no_decision_from_a_dwell_run_started_before_a_gap(s007_fast_bundle, mod
 
 class _PtyMaster:
     """The device end of a pty pair, kept here: FIONREAD on it is the host's transmit backlog,
-    TCIFLUSH discards it (a :class:`edge.sinks.TransmitQueue`). The slave stays open so the test
+    TCIFLUSH discards it (a :class:`edge.serial_sink.TransmitQueue`). The slave stays open so
+    the test
     can also write to the device (a recording, injected)."""
 
     def __init__(self):

@@ -16,7 +16,8 @@ from edge.profiling import PtyDrain
 from edge.recording import load_continuous
 from edge.replay import RecordingSource
 from edge.run_state import RunState, RunStateError, RunStateMachine, Session
-from edge.sinks import NullSink, SerialSink
+from edge.serial_sink import SerialSink
+from edge.sinks import NullSink
 from firmware_bridge import AsciiEncoder, DecisionFlags, FaultReason, FrameEncoder
 from firmware_bridge.frames import SequenceCounter
 

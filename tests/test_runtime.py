@@ -22,7 +22,8 @@ from edge.recording import load_continuous
 from edge.replay import RecordingSource, replay
 from edge.ringbuffer import RingBuffer
 from edge.run_state import RunState
-from edge.sinks import NullSink, SerialSink
+from edge.serial_sink import SerialSink
+from edge.sinks import NullSink
 from edge.source import SourceStalled
 from firmware_bridge import FrameDecoder, MessageType
 from firmware_bridge.decoder import Rejection

@@ -72,7 +72,7 @@ class _Frames:
 
 def test_the_serial_link_announces_only_commands_and_never_sends_rest_as_one():
     from edge.run_state import RunStateMachine, Session
-    from edge.sinks import SerialSink
+    from edge.serial_sink import SerialSink
     from firmware_bridge import FrameDecoder
 
     pty = _Frames()
@@ -124,8 +124,8 @@ def test_gated_rest_bundle_on_real_eeg_holds_during_rest_except_counted_commands
     from edge.bundle import open_bundle
     from edge.bundle_check import check_outputs
     from edge.decoders import decoder_spec, load_decoder
+    from edge.jsonl_sink import JsonlSink
     from edge.replay import replay
-    from edge.sinks import JsonlSink
 
     bundle = open_bundle(gated_bundle)
     assert bundle.rest_class == "rest" and bundle.manifest["schema_version"] == 2
