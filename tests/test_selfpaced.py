@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -144,3 +145,61 @@ def test_gated_rest_bundle_on_real_eeg_holds_during_rest_except_counted_commands
     assert r["decisions"] >= r["hits"] + r["wrong"] + r["false_commands"]
     assert r["operating_curve"] and r["rest_min"] > 0.5
     print(f"S007 run 12 gated: hit {r['hit_rate']:.2f}, false/min {r['false_per_min_rest']:.2f}")
+
+
+def test_cyton_playback_of_a_held_out_run_keeps_the_device_neutral_in_rest_but_for_counted(
+        gated_bundle, tmp_path):
+    """Real EEG through BrainFlow: S007 run 12 (held out) as a Cyton playback file, played by
+    BrainFlow's playback board into ``mi-edge run`` at the bundle's operating point, over a pty
+    to the device emulator. The device never hears of rest, and every output it takes is a
+    command the runtime logged and the tally counts (in a cue window, or a false one)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    from export.demo_live import device_tally
+    from export.playback import write_playback
+
+    playback = tmp_path / "r12_cyton.csv"
+    # 96 s of run 12 (about 11 cues, 0.7 min of rest) at 4x: 24 s
+    write_playback(S007_R12, playback, "cyton", CYTON_CHANNELS, duration_s=96.0, speed=4.0)
+    device_log, host_log = tmp_path / "device.jsonl", tmp_path / "host.jsonl"
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "firmware_bridge.cli", "emulate", "--json-log", str(device_log),
+         "--heartbeat-timeout-ms", "1000", "--duration", "120", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        port = emulator.stdout.readline().strip()
+        assert port.startswith("/dev/"), port
+        run = subprocess.run(
+            [sys.executable, "-m", "edge.cli", "run", str(gated_bundle), "--board", "playback",
+             "--file", str(playback), "--master-board", "cyton", "--out", f"serial:{port}",
+             "--out", f"jsonl:{host_log}"],
+            capture_output=True, text=True, cwd=REPO, timeout=90)
+        assert run.returncode == 0, run.stderr
+        time.sleep(0.5)
+    finally:
+        emulator.send_signal(signal.SIGINT)
+        try:
+            emulator.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+    device = [json.loads(x) for x in device_log.read_text().splitlines() if x.endswith("}")]
+    host = [json.loads(x) for x in host_log.read_text().splitlines() if x.strip()]
+    frames = [r for r in device if r["event"] == "frame"]
+    assert frames[0]["type"] == "HELLO" and frames[0]["class_names"] == ["left_hand",
+                                                                         "right_hand"]
+    assert all(f["class_index"] in (0, 1) for f in frames if f["type"] == "DECISION")
+    assert not [r for r in device if r["event"] in ("gap", "reject")]
+    outputs = [r["command"] for r in device if r["event"] == "command"]
+    tally = device_tally(device, host, S007_R12, ["left_hand", "right_hand"])
+    # the device's output leaves neutral only for a command the runtime sent and the tally
+    # counts; each is followed by neutral again (the next HOLD)
+    assert sum(c >= 0 for c in outputs) == tally["acted_on"] == tally["sent"] > 0
+    assert tally["during_cues"] + tally["during_rest"] == tally["acted_on"]
+    assert tally["rest_min"] > 0.5 and tally["hits"] > 0
+    # the binary decoders made ~50 false commands per minute of rest on this run (issue 12)
+    assert tally["false_per_min_rest"] < 15
+    print(f"S007 run 12 via BrainFlow, gated: {tally}")
