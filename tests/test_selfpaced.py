@@ -133,6 +133,7 @@ def test_gated_rest_bundle_on_real_eeg_holds_during_rest_except_counted_commands
     assert bundle.commands == ["left_hand", "right_hand"]
     check_outputs(bundle, load_decoder(bundle, "fgsft"))
     assert decoder_spec(bundle, "fgsft").operating_point["dwell"] == 2
+    assert decoder_spec(bundle, "fgsft").params["gate"]["kind"] == "tangent_space_lr"
     log = tmp_path / "out.jsonl"
     r = replay(gated_bundle, [S007_R12], extra_sinks=[JsonlSink(log)])["fgsft"]
     lines = [json.loads(x) for x in log.read_text().splitlines()]
@@ -203,3 +204,21 @@ def test_cyton_playback_of_a_held_out_run_keeps_the_device_neutral_in_rest_but_f
     # the binary decoders made ~50 false commands per minute of rest on this run (issue 12)
     assert tally["false_per_min_rest"] < 15
     print(f"S007 run 12 via BrainFlow, gated: {tally}")
+
+
+def test_the_edge_tangent_space_is_pyriemanns():
+    """The gate's covariance -> tangent vector map in numpy equals pyriemann's (the exporter's
+    reference is pyriemann's Riemannian mean), so the edge computes what was trained."""
+    from pyriemann.geometry.mean import mean_riemann
+    from pyriemann.tangentspace import TangentSpace
+
+    from edge.decoders.tangent import covariances, inv_sqrt, tangent_vectors
+
+    X = np.random.default_rng(0).standard_normal((12, 8, 500)) * 20.0
+    C = covariances(X)
+    ref = mean_riemann(C)
+    ours = tangent_vectors(C, inv_sqrt(ref))
+    np.testing.assert_allclose(ours, TangentSpace(metric="riemann").fit(C).transform(C),
+                               atol=1e-10)
+    assert np.all(np.isfinite(tangent_vectors(covariances(np.zeros((1, 8, 500))),
+                                              inv_sqrt(ref))))

@@ -1,8 +1,10 @@
 """A two-stage self-paced decoder: a control-vs-rest gate in front of a command decoder.
 
-Both stages are FGSFT models (:class:`edge.decoders.fgsft.FGSFTModel`) stored in one ``.npz``
-member under the prefixes ``gate__`` (classes: control, rest) and ``control__`` (the commands,
-e.g. left/right). The output covers the bundle's classes, the rest class last::
+The command stage is an FGSFT model (:class:`edge.decoders.fgsft.FGSFTModel`, prefix
+``control__``: the commands, e.g. left/right); the gate (classes: control, rest) is either a
+Riemannian tangent-space gate (:class:`edge.decoders.tangent.TangentGate`, prefix
+``gate_ts__``, what ``mi-export fgsft --rest`` trains) or an FGSFT (prefix ``gate__``), all in
+one ``.npz`` member. The output covers the bundle's classes, the rest class last::
 
     p(command k) = p_gate(control) * p_control(k),    p(rest) = p_gate(rest)
 
@@ -17,23 +19,31 @@ from edge.bundle import Bundle
 from edge.decoders.base import check_window, register_kind
 from edge.decoders.fgsft import FGSFTModel
 from edge.decoders.spec import DecoderSpec
+from edge.decoders.tangent import TangentGate
 from edge.errors import BundleError
 
-__all__ = ["GatedFGSFTDecoder", "gated_arrays", "GATE", "CONTROL"]
+__all__ = ["GatedFGSFTDecoder", "gated_arrays", "GATE", "GATE_TS", "CONTROL"]
 
-GATE, CONTROL = "gate__", "control__"
+GATE, GATE_TS, CONTROL = "gate__", "gate_ts__", "control__"
 
 
-def gated_arrays(gate: FGSFTModel, control: FGSFTModel) -> dict[str, np.ndarray]:
+def gated_arrays(gate: FGSFTModel | TangentGate, control: FGSFTModel) -> dict[str, np.ndarray]:
     """The arrays of both stages, prefixed, for one ``.npz`` member."""
-    out = {GATE + k: v for k, v in gate.to_arrays().items()}
+    prefix = GATE_TS if isinstance(gate, TangentGate) else GATE
+    out = {prefix + k: v for k, v in gate.to_arrays().items()}
     out.update({CONTROL + k: v for k, v in control.to_arrays().items()})
     return out
 
 
-def _stage(arrays, prefix: str) -> FGSFTModel:
+def _stage(arrays, prefix: str, model=FGSFTModel):
     keys = [k for k in arrays if k.startswith(prefix)]
-    return FGSFTModel.from_arrays({k[len(prefix):]: arrays[k] for k in keys})
+    return model.from_arrays({k[len(prefix):]: arrays[k] for k in keys})
+
+
+def _gate(arrays) -> FGSFTModel | TangentGate:
+    if any(k.startswith(GATE_TS) for k in arrays):
+        return _stage(arrays, GATE_TS, TangentGate)
+    return _stage(arrays, GATE)
 
 
 @register_kind("fgsft_gated")
@@ -42,7 +52,8 @@ class GatedFGSFTDecoder:
 
     kind = "fgsft_gated"
 
-    def __init__(self, name: str, gate: FGSFTModel, control: FGSFTModel, classes: list[str],
+    def __init__(self, name: str, gate: FGSFTModel | TangentGate, control: FGSFTModel,
+                 classes: list[str],
                  tmin: float):
         self.name = name
         self.gate, self.control = gate, control
@@ -65,7 +76,7 @@ class GatedFGSFTDecoder:
                               "bundle's rest_class")
         try:
             arrays = bundle.load_arrays(member)
-            gate, control = _stage(arrays, GATE), _stage(arrays, CONTROL)
+            gate, control = _gate(arrays), _stage(arrays, CONTROL)
         except (KeyError, ValueError, TypeError) as exc:
             raise BundleError(f"{bundle.path}: member {member}: inconsistent gated FGSFT "
                               f"arrays ({exc})") from exc

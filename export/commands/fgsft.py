@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -63,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
              f"{len(ep.ch_names)} channels, {ep.sfreq:g} Hz, window {ep.tmin:g}..{ep.tmax:g} s, "
              f"runs {sorted(set(ep.runs.tolist()))}")
     config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters)
-    gated = rest is not None and args.rest_model == "gate"
-    train, write = (train_gated, write_gated) if gated else (train_fgsft, write_fgsft)
+    gated = rest is not None and args.rest_model in ("gate", "fgsft-gate")
+    train, write = (train_fgsft, write_fgsft)
+    if gated:
+        kind = "ts" if args.rest_model == "gate" else "fgsft"
+        train = functools.partial(train_gated, gate=kind)  # type: ignore[assignment]
+        write = write_gated
     clf = train(ep, config, progress)
     point = None
     if not args.no_operating_point:
@@ -131,9 +136,10 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_rest_args(p)
-    p.add_argument("--rest-model", choices=("3class", "gate"), default="gate",
-                   help="with --rest: a control-vs-rest gate in front of the command decoder "
-                        "(gate, default) or one decoder over commands and rest (3class)")
+    p.add_argument("--rest-model", choices=("gate", "fgsft-gate", "3class"), default="gate",
+                   help="with --rest: a tangent-space control-vs-rest gate in front of the "
+                        "command decoder (gate, default), the same with an FGSFT gate "
+                        "(fgsft-gate), or one decoder over commands and rest (3class)")
     add_sign_key_argument(p)
     p.set_defaults(func=run)
     return p
