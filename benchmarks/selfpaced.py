@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--subjects", nargs="+", default=[f"S{i:03d}" for i in range(1, 11)])
     p.add_argument("--variants", nargs="+", default=["binary", "gate", "3class"],
-                   choices=["binary", "gate", "3class"])
+                   choices=["binary", "gate", "fgsft-gate", "3class"])
     p.add_argument("--grid", default="fast")
     p.add_argument("--json", type=Path, help="write every fold's figures here (after each "
                                              "subject)")
