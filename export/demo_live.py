@@ -11,8 +11,10 @@ put in a cue window (cue onset to the end of its imagery + 1 s grace) or in rest
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +28,20 @@ from edge.scoring import cue_windows, records_from_jsonl, score_decisions, score
 __all__ = ["LiveRun", "live_runs", "summarise", "print_summary", "device_tally"]
 
 GRACE_S = 1.0
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _tool(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def _show(cmd: list[str]) -> str:
+    names = {"export.cli": "mi-export", "edge.cli": "mi-edge", "firmware_bridge.cli": "mi-bridge"}
+    shown = [names.get(cmd[2], cmd[2]), *cmd[3:]] if cmd[1] == "-m" else cmd
+    return " ".join(shlex.quote(c) for c in shown)
 
 
 @dataclass
@@ -49,8 +65,6 @@ class LiveRun:
 
 def _start_emulator(run: LiveRun) -> str:
     """A device emulator on a fresh pty; what it does is relayed to the terminal."""
-    from export.demo import _say, _show, _tool
-
     emu_cmd = _tool("firmware_bridge.cli", "emulate", "--json-log", str(run.device_log),
                     "--heartbeat-timeout-ms", "1000")
     _say(f"   $ {_show(emu_cmd)} &")
@@ -76,8 +90,6 @@ def _start_emulator(run: LiveRun) -> str:
 def live_runs(runs: list[LiveRun], playback: Path) -> None:
     """Steps 4-5: an emulator and a ``mi-edge run`` per decoder, side by side, to the end of
     the playback file. The rest-aware bundle runs at its operating point (no decision flags)."""
-    from export.demo import _say, _show, _tool
-
     try:
         for run in runs:
             port = _start_emulator(run)
