@@ -54,6 +54,7 @@ from edge.errors import BundleError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "REST_SCHEMA_VERSION",
     "FORMAT",
     "MANIFEST",
     "Bundle",
@@ -67,7 +68,11 @@ __all__ = [
 ]
 
 FORMAT = "mi-edge-bundle"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema 2 adds ``rest_class`` (a trained "no control" state, never sent as a command) and a
+#: decoder's ``operating_point``; exporters write 2 only for bundles with a rest class, so a
+#: schema-1 runtime, which would send "rest" as a command, refuses those and only those.
+REST_SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.json.sha256"
 SIGNATURE = signing.SIGNATURE
@@ -117,6 +122,17 @@ class Bundle:
     @property
     def classes(self) -> list[str]:
         return list(self.manifest["classes"])
+
+    @property
+    def rest_class(self) -> str | None:
+        """The class that means "no control" (always the last class), or None: every class is
+        a command."""
+        return self.manifest.get("rest_class")
+
+    @property
+    def commands(self) -> list[str]:
+        """The classes the device may be told to act on (every class but the rest class)."""
+        return [c for c in self.classes if c != self.rest_class]
 
     @property
     def channels(self) -> list[str]:
@@ -254,6 +270,11 @@ def _check_schema(path: Path, manifest: dict[str, Any]) -> None:
         raise BundleError(f"{path}: {MANIFEST}: needs channels and at least two classes")
     if not isinstance(manifest["members"], dict) or not isinstance(manifest["decoders"], dict):
         raise BundleError(f"{path}: {MANIFEST}: members and decoders must be JSON objects")
+    rest = manifest.get("rest_class")
+    if rest is not None and rest != manifest["classes"][-1]:
+        raise BundleError(f"{path}: {MANIFEST}: rest_class {rest!r} must be the last class "
+                          f"(command indices on the wire are the first classes'); classes are "
+                          f"{manifest['classes']}")
 
 
 def _check_members(path: Path, manifest: dict[str, Any]) -> tuple[dict[str, bytes], list[str]]:

@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from edge.argtypes import out_spec, positive_float, view_address
+from edge.argtypes import positive_float, view_address
 from edge.bundle import add_trusted_key_argument, open_bundle, verify_report
 from edge.bundle_check import check_classes, check_outputs
 from edge.calibrate_cli import add_subparser as add_calibrate
@@ -42,6 +42,7 @@ from edge.cli_args import (
     open_source,
 )
 from edge.cli_main import run_command
+from edge.cli_replay import add_replay_parser
 from edge.decoders import decoder_spec, load_decoder
 from edge.errors import BundleError
 from edge.signal_check import add_subparser as add_signal_check
@@ -69,17 +70,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         decoders[name] = {"kind": dec.kind, "n_channels": dec.n_channels,
                           "n_samples": dec.n_samples, "runs": name == selected,
-                          "window": decoder_spec(bundle, name).window.to_dict()}
+                          "window": decoder_spec(bundle, name).window.to_dict(),
+                          "operating_point": decoder_spec(bundle, name).operating_point}
     if args.json:
         print(json.dumps({"ok": True, "bundle": str(args.bundle),
                           "schema_version": bundle.manifest["schema_version"],
-                          "classes": bundle.classes, "channels": bundle.channels,
+                          "classes": bundle.classes, "rest_class": bundle.rest_class,
+                          "channels": bundle.channels,
                           "sfreq": bundle.sfreq, "decoder": selected, "decoders": decoders,
                           "warnings": warned}))
         return 0
     for line in lines:
         print(line)
-    print(f"classes {bundle.classes}; {len(bundle.channels)} channels at {bundle.sfreq:g} Hz")
+    print(f"classes {bundle.classes}; {len(bundle.channels)} channels at {bundle.sfreq:g} Hz"
+          + (f"; '{bundle.rest_class}' means no control (never a command)"
+             if bundle.rest_class else ""))
     for name, d in decoders.items():
         w = d["window"]
         print(f"decoder {name} ({d['kind']}): {d['n_channels']} x {d['n_samples']} window "
@@ -95,6 +100,14 @@ def _pick_decoder(bundle, name: str | None):
     return load_decoder(bundle, name or bundle.decoder_names[0])
 
 
+def _describe(decision, point, rest_class) -> str:
+    """The decision settings in force, and where they came from."""
+    text = (f"threshold {decision.threshold:g}, dwell {decision.dwell}, refractory "
+            f"{decision.refractory_s:g} s, smoothing {decision.smoothing:g}")
+    text += " (bundle's operating point unless a flag said otherwise)" if point else ""
+    return text + (f"; '{rest_class}' is never a command" if rest_class else "")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.loop import Runtime
     from edge.outputs import open_sinks
@@ -107,14 +120,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     decoder = _pick_decoder(bundle, args.decoder)
     check_classes(bundle)
     check_outputs(bundle, decoder)  # a bundle that would crash the loop is refused (exit 3)
-    config = loop_config(args, realtime=True, sfreq=bundle.sfreq)
+    point = decoder_spec(bundle, decoder.name).operating_point
+    config = loop_config(args, realtime=True, sfreq=bundle.sfreq, operating_point=point)
     source, source_label = open_source(args, bundle)
     meta = session_meta(bundle, decoder)
     sinks = open_sinks(args.out, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms, link_key=key, meta=meta)
     view = open_view(args.view, bundle, sinks, config, meta) if args.view else None
     runtime = Runtime(decoder, bundle.channels, bundle.sfreq, source,
-                      sinks + ([view] if view else []), config, [view] if view else None)
+                      sinks + ([view] if view else []), config, [view] if view else None,
+                      rest_class=bundle.rest_class)
 
     def on_signal(signum, frame):  # noqa: ARG001
         logging.getLogger("edge").warning("%s: stopping (STOP goes to the device)",
@@ -126,7 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"mi-edge: decoder {decoder.name} ({decoder.kind}) on {source_label}, "
           f"{len(bundle.channels)} channels at {bundle.sfreq:g} Hz, window "
           f"{decoder.n_samples / bundle.sfreq:g} s every {args.hop:g} s -> "
-          f"{', '.join(args.out)}" + (f"; live view at {view.url}" if view else ""),
+          f"{', '.join(args.out)}; {_describe(config.decision, point, bundle.rest_class)}"
+          + (f"; live view at {view.url}" if view else ""),
           file=sys.stderr, flush=True)
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
@@ -141,29 +157,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                         "frames_lost": link.write_failures})
     print("mi-edge: stopped; " + ", ".join(f"{k} {v}" for k, v in summary.items()),
           file=sys.stderr, flush=True)
-    return 0
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    from edge.outputs import open_sinks
-    from edge.replay import replay
-
-    config = loop_config(args, realtime=False, sfreq=open_bundle(args.bundle).sfreq)
-    sinks = open_sinks(args.out) if args.out else None
-    results = replay(args.bundle, args.recordings, decoders=args.decoder_list, config=config,
-                     extra_sinks=sinks)
-    if args.json:
-        print(json.dumps(results))
-        return 0
-    w = max(len("decoder"), *(len(n) for n in results)) + 2
-    print(f"{'decoder':<{w}}{'cues':>5}{'aligned acc':>12}{'decision acc':>13}{'decided':>8}"
-          f"{'latency s':>10}{'false/min rest':>15}{'decode ms':>10}")
-    for name, r in results.items():
-        print(f"{name:<{w}}{r['n_cues']:>5}{r['aligned_window_accuracy']:>12.3f}"
-              f"{r['decision_accuracy']:>13.3f}{r['decided']:>8.2f}{r['latency_s_mean']:>10.2f}"
-              f"{r['false_decisions_per_min_rest']:>15.1f}{r['decode_ms_median']:>10.2f}")
-    print("aligned acc: decoder argmax on the hop window ending nearest cue + tmax (compare with "
-          "mi-export evaluate); decision acc: first decision after each cue (none = miss)")
     return 0
 
 
@@ -217,13 +210,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
     sinks = open_sinks(specs, ascii_mode=args.ascii, baudrate=args.baud,
                        heartbeat_ms=args.heartbeat_ms, link_key=link_key(args))
     serial = next(s for s in sinks if isinstance(s, SerialSink))
-    config = dataclasses.replace(loop_config(args, realtime=True, sfreq=bundle.sfreq),
-                                 poll_s=args.poll)
+    point = decoder_spec(bundle, primary.name).operating_point
+    config = dataclasses.replace(loop_config(args, realtime=True, sfreq=bundle.sfreq,
+                                             operating_point=point), poll_s=args.poll)
     capacity = int((args.duration or 600.0) / config.hop_s * 1.25) + 64
     probes = Probes(primary.name, compare, capacity)
     serial.subscribe(probes)
     runtime = Runtime(primary, bundle.channels, bundle.sfreq, source, sinks, config,
-                      observers=[probes])
+                      observers=[probes], rest_class=bundle.rest_class)
 
     def on_signal(signum, frame):  # noqa: ARG001
         runtime.request_stop()
@@ -317,21 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_trusted_key_argument(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser(
-        "replay", help="pseudo-online evaluation: the runtime loop over recordings",
-        description="Run the same loop as `mi-edge run` over continuous recordings as fast as "
-                    "possible and score the decisions against the cues: aligned-window accuracy "
-                    "(comparable with mi-export evaluate), decision accuracy, latency from the "
-                    "cue, false decisions during rest.")
-    p.add_argument("bundle", type=Path)
-    p.add_argument("recordings", nargs="+", type=Path, help="*_continuous.npz recordings")
-    add_loop_arguments(p)
-    p.add_argument("--decoders", dest="decoder_list", nargs="+",
-                   help="decoders to replay (default: all)")
-    p.add_argument("--out", action="append", type=out_spec,
-                   help="also write outputs: jsonl:PATH or stdout")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_replay)
+    add_replay_parser(sub)
 
     p = sub.add_parser(
         "profile", help="latency of every stage of the real loop on this device, every decoder",

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from edge.boards import BoardConfig
 
 __all__ = ["add_board_arguments", "add_loop_arguments", "add_output_arguments", "board_config",
-           "loop_config", "check_link_timing", "link_key", "open_source", "DEVICE_TIMEOUT_MS"]
+           "loop_config", "decision_config", "check_link_timing", "link_key", "open_source",
+           "DEVICE_TIMEOUT_MS"]
 
 #: The receiver timeout of the example firmware (``HEARTBEAT_TIMEOUT_MS`` in the Arduino sketch).
 DEVICE_TIMEOUT_MS = 500
@@ -111,29 +112,50 @@ def add_loop_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--decoder", help="decoder of the bundle to run (default: the first one)")
     g.add_argument("--hop", type=positive_float, default=0.125,
                    help="decode a window every HOP seconds of data (default 0.125)")
-    g.add_argument("--smoothing", type=positive_float, default=0.5,
-                   help="weight of the newest posterior in the moving average, 1 = none (0.5)")
-    g.add_argument("--threshold", type=positive_float, default=0.6,
-                   help="smoothed probability the leading class must reach (0.6)")
-    g.add_argument("--dwell", type=positive_int, default=2,
-                   help="consecutive windows it must lead above threshold (2)")
+    g.add_argument("--smoothing", type=positive_float,
+                   help="weight of the newest posterior in the moving average, 1 = none "
+                        "(default: the bundle's operating point, else 0.5)")
+    g.add_argument("--threshold", type=positive_float,
+                   help="smoothed probability the leading class must reach (default: the "
+                        "bundle's operating point, else 0.6)")
+    g.add_argument("--dwell", type=positive_int,
+                   help="consecutive windows it must lead above threshold (default: the "
+                        "bundle's operating point, else 2)")
     g.add_argument("--line-noise-uv", type=non_negative_float, default=50.0,
                    help="a window with more than this RMS of 50/60 Hz on a channel is a "
                         "BAD_SIGNAL fault, not a decision (50 uV; 0 = off, e.g. to replay lab "
                         "recordings whose mains hum the decoder's band-pass removes)")
-    g.add_argument("--refractory", type=non_negative_float, default=1.0,
-                   help="seconds after a decision before the next one (1.0)")
+    g.add_argument("--refractory", type=non_negative_float,
+                   help="seconds after a decision before the next one (default: the bundle's "
+                        "operating point, else 1.0)")
 
 
-def loop_config(args: argparse.Namespace, realtime: bool, sfreq: float) -> LoopConfig:
+def decision_config(args: argparse.Namespace,
+                    operating_point: dict[str, Any] | None = None) -> DecisionConfig:
+    """The decision settings: each flag given wins, then the bundle's operating point (chosen
+    at export on the training runs), then the built-in defaults."""
+    base = DecisionConfig()
+    point = operating_point or {}
+    given = {"smoothing": args.smoothing, "threshold": args.threshold, "dwell": args.dwell,
+             "refractory_s": args.refractory}
+    kw = {k: v if v is not None else point.get(k, getattr(base, k)) for k, v in given.items()}
+    try:
+        return DecisionConfig(smoothing=float(kw["smoothing"]), threshold=float(kw["threshold"]),
+                              dwell=int(kw["dwell"]), refractory_s=float(kw["refractory_s"]))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"decision settings {kw}: {exc}") from None
+
+
+def loop_config(args: argparse.Namespace, realtime: bool, sfreq: float,
+                operating_point: dict[str, Any] | None = None) -> LoopConfig:
     """The :class:`LoopConfig` of the options of :func:`add_loop_arguments`, for a bundle at
-    ``sfreq`` Hz (a hop must span at least one sample)."""
+    ``sfreq`` Hz (a hop must span at least one sample) whose decoder may carry an operating
+    point (:func:`decision_config`)."""
     if args.hop * sfreq < 1:
         raise UsageError(f"--hop {args.hop:g}: shorter than one sample at {sfreq:g} Hz; use at "
                           f"least {1 / sfreq:g} s")
+    decision = decision_config(args, operating_point)
     try:
-        decision = DecisionConfig(smoothing=args.smoothing, threshold=args.threshold,
-                                  dwell=args.dwell, refractory_s=args.refractory)
         quality = QualityConfig(line_noise_uv=args.line_noise_uv)
         return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision, quality=quality)
     except ValueError as exc:

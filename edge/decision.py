@@ -7,6 +7,10 @@ Every hop the decoder's class probabilities go through:
 3. **dwell**: it must lead, above threshold, in ``dwell`` consecutive windows;
 4. **refractory**: after a DECISION no new one for ``refractory_s`` (avoids double triggers).
 
+A bundle with a rest class (a trained "no control" state, ``rest_index``) never turns it into a
+command: while rest leads the smoothed posterior the output is NO_DECISION (reason ``rest``) and
+the dwell count restarts, so the device holds its neutral state.
+
 Each hop's output says what the device is told:
 
 * ``NO_DECISION``: nothing confident; the device holds its neutral state;
@@ -70,11 +74,17 @@ class DecisionLayer:
     ----------
     n_classes : int
     config : DecisionConfig
+    rest_index : int, optional
+        The class that means "no control": never a DECISION.
     """
 
-    def __init__(self, n_classes: int, config: DecisionConfig | None = None):
+    def __init__(self, n_classes: int, config: DecisionConfig | None = None,
+                 rest_index: int | None = None):
+        if rest_index is not None and not 0 <= rest_index < n_classes:
+            raise ValueError(f"rest class index {rest_index} outside 0..{n_classes - 1}")
         self.n_classes = n_classes
         self.config = config or DecisionConfig()
+        self.rest_index = rest_index
         self.smoothed = np.full(n_classes, 1.0 / n_classes)
         self._run_class = -1
         self._run_length = 0
@@ -98,6 +108,10 @@ class DecisionLayer:
             self.smoothed += cfg.smoothing * proba
         k = int(np.argmax(self.smoothed))
         conf = float(self.smoothed[k])
+        if k == self.rest_index:  # the wearer is not controlling: hold, and dwell restarts
+            self._run_class, self._run_length = -1, 0
+            return DecisionOutput(DecisionState.NO_DECISION, k, conf, self.smoothed.copy(),
+                                  "rest")
         if conf >= cfg.threshold:
             self._run_length = self._run_length + 1 if k == self._run_class else 1
             self._run_class = k

@@ -25,6 +25,7 @@ __all__ = ["Encoder", "BinaryFrames", "AsciiLines", "encoder_for"]
 
 class Encoder(Protocol):
     max_message: int
+    session: Session  # HELLO's classes are the commands (a rest class is never announced)
 
     def resync(self) -> bytes:
         """What makes a receiver that saw part of a message start clean."""

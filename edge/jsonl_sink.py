@@ -51,12 +51,14 @@ class JsonlSink:
         self._fh.flush()
 
     def start(self, session: Session, run: RunStateMachine) -> None:
-        self.classes = list(session.classes)
+        self.classes = list(session.classes) + ([session.rest_class] if session.rest_class
+                                                 else [])
         try:
             self._fh = sys.stdout if self.path == "-" else open(self.path, "w")  # noqa: SIM115
         except OSError as exc:
             raise SinkError(f"jsonl:{self.path}: cannot write ({exc})") from exc
-        self._line({"type": "hello", "classes": self.classes,
+        self._line({"type": "hello", "classes": list(session.classes),
+                    "rest_class": session.rest_class,
                     "decision_rate_hz": session.decision_rate_hz, "wall_time": time.time()})
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:

@@ -110,11 +110,13 @@ class Runtime:
     observers : list of edge.observers.RunObserver, optional
         Told every read and hop (``mi-edge profile``'s probes); the ring buffer keeps their
         longest window too.
+    rest_class : str, optional
+        The bundle's "no control" class (the decoder's last): never a command, not announced.
     """
 
     def __init__(self, decoder: Decoder, channel_names: list[str], sfreq: float, source: Source,
                  sinks: list[Sink], config: LoopConfig | None = None,
-                 observers: list[RunObserver] | None = None):
+                 observers: list[RunObserver] | None = None, rest_class: str | None = None):
         self.decoder = decoder
         self.channel_names = channel_names
         self.sfreq = sfreq
@@ -135,7 +137,12 @@ class Runtime:
         longest = max([self.n_window, *(o.window_samples for o in self.observers)])
         self.ring = RingBuffer(len(channel_names), longest + 4 * self.hop)
         self.window = np.zeros((len(channel_names), self.n_window))  # reused every hop
-        self.decision = DecisionLayer(len(decoder.classes), self.config.decision)
+        classes = list(decoder.classes)
+        if rest_class is not None and classes[-1:] != [rest_class]:
+            raise ValueError(f"rest class {rest_class!r} must be the decoder's last of {classes}")
+        self.rest_class = rest_class
+        self.decision = DecisionLayer(len(classes), self.config.decision,
+                                      len(classes) - 1 if rest_class is not None else None)
         self.run_state = RunStateMachine(list(sinks))
         self.stats = RunStats()
         self._stop = False
@@ -186,7 +193,8 @@ class Runtime:
         """Run until ``duration_s`` of wall time (live) or samples (replay), the end of a finite
         source, or :meth:`request_stop`. STOP is always sent."""
         cfg = self.config
-        session = Session(tuple(self.decoder.classes), 1.0 / cfg.hop_s)
+        commands = [c for c in self.decoder.classes if c != self.rest_class]
+        session = Session(tuple(commands), 1.0 / cfg.hop_s, self.rest_class)
         for sink in self.sinks:
             sink.start(session, self.run_state)
         self.run_state.link()

@@ -15,7 +15,8 @@ import numpy as np
 
 from edge.errors import InputError
 
-__all__ = ["ContinuousRecording", "load_continuous", "resample", "event_labels"]
+__all__ = ["ContinuousRecording", "load_continuous", "resample", "event_labels",
+           "parse_event_map"]
 
 CONTINUOUS_KEYS = ("raw", "events", "ch_names", "sfreq")
 
@@ -143,4 +144,17 @@ def event_labels(event_names: list[str], source: Path | str = "recording") -> di
                 "give them explicitly, e.g. --events 769=left_hand,770=right_hand"
             )
         out[code] = m.group(2)
+    return out
+
+
+def parse_event_map(spec: str | None) -> dict[int, str] | None:
+    """``"769=left_hand,770=right_hand"`` -> ``{769: "left_hand", 770: "right_hand"}``."""
+    if not spec:
+        return None
+    out: dict[int, str] = {}
+    for part in spec.split(","):
+        code, sep, name = part.partition("=")
+        if not sep or not code.strip().lstrip("-").isdigit() or not name.strip():
+            raise InputError(f"event map {spec!r}: expected CODE=NAME[,CODE=NAME...]")
+        out[int(code)] = name.strip()
     return out

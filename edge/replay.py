@@ -16,13 +16,14 @@ from edge.decision import DecisionOutput
 from edge.decoders import decoder_spec, load_decoder
 from edge.errors import InputError
 from edge.loop import LoopConfig, Runtime
+from edge.operating import RunTrace, sweep
 from edge.recording import ContinuousRecording, event_labels, load_continuous
 from edge.run_state import RunState, Transition
-from edge.scoring import DecisionRecord, pool_scores, score_decisions
+from edge.scoring import DecisionRecord, cue_windows, pool_scores, score_decisions
 from edge.sinks import NullSink, Sink
 from edge.source import Chunk, SourceEnded
 
-__all__ = ["RecordingSource", "replay"]
+__all__ = ["RecordingSource", "replay", "replay_traces"]
 
 
 class RecordingSource:
@@ -69,9 +70,12 @@ class _CollectSink(NullSink):
     def __init__(self) -> None:
         self.records: list[DecisionRecord] = []
         self.faults: list[tuple[float, str]] = []
+        self.proba: list[list[float]] = []
 
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         raw = info.get("raw_proba")
+        if raw is not None:
+            self.proba.append(list(raw))
         self.records.append(DecisionRecord(float(info["t"]), out.state, out.class_index,
                                     int(np.argmax(raw)) if raw is not None else -1))
 
@@ -82,10 +86,15 @@ class _CollectSink(NullSink):
 
 def replay(bundle_path: str | Path, recordings: list[str | Path],
            decoders: list[str] | None = None, config: LoopConfig | None = None,
-           extra_sinks: list[Sink] | None = None) -> dict[str, dict[str, object]]:
+           extra_sinks: list[Sink] | None = None, grace_s: float = 1.0,
+           event_map: dict[int, str] | None = None, curve: bool = True,
+           ) -> dict[str, dict[str, object]]:
     """Replay recordings through each decoder of a bundle and score the decisions.
 
-    Returns decoder name -> metrics (pooled over the recordings) and per-recording metrics.
+    Returns decoder name -> metrics pooled over the recordings (:mod:`edge.scoring`), the
+    per-recording metrics, and (``curve``) the operating curve over threshold x dwell at the
+    configured smoothing and refractory period (:func:`edge.operating.sweep`). ``event_map``
+    (code -> class name) replaces eegmmidb-style event names.
     """
     bundle = open_bundle(bundle_path)
     base = config or LoopConfig()
@@ -94,38 +103,75 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
     names = decoders or bundle.decoder_names
     longest = max(decoder_spec(bundle, n).window.tmax - decoder_spec(bundle, n).window.tmin
                   for n in names)
-    recs = [_replayable(load_continuous(path), bundle.classes, longest) for path in recordings]
+    recs = [_replayable(load_continuous(path), bundle.commands, longest, event_map)
+            for path in recordings]
     results: dict[str, dict[str, object]] = {}
     for name in names:
-        dec = load_decoder(bundle, name)
-        window = decoder_spec(bundle, name).window
-        tmin, tmax = window.tmin, window.tmax
-        per_file = []
-        for path, rec in zip(recordings, recs, strict=True):
-            source = RecordingSource(rec, bundle.channels, bundle.sfreq,
-                                     max(1, int(round(cfg.hop_s * bundle.sfreq))))
-            collect = _CollectSink()
-            runtime = Runtime(dec, bundle.channels, bundle.sfreq, source,
-                              [collect, *(extra_sinks or [])], cfg)
-            stats = runtime.run()
-            scores = score_decisions(collect.records, rec, bundle.classes, tmin, tmax, cfg.hop_s)
-            scores["file"] = Path(path).name
-            scores["decode_ms_median"] = stats.decode_s.median_ms() or float("nan")
-            per_file.append(scores)
-        pooled = pool_scores(per_file)
-        results[name] = {"kind": dec.kind, **pooled, "recordings": per_file}
+        results[name], _ = _replay_decoder(bundle, name, recordings, recs, cfg, extra_sinks,
+                                           grace_s, event_map, curve)
     return results
 
 
-def _replayable(rec: ContinuousRecording, classes: list[str],
-                window_s: float) -> ContinuousRecording:
+def replay_traces(bundle_path: str | Path, name: str, recordings: list[str | Path],
+                  hop_s: float = 0.125, grace_s: float = 1.0,
+                  event_map: dict[int, str] | None = None) -> list[RunTrace]:
+    """Each recording's hop times and raw posteriors through the runtime loop, with its cue
+    windows: what :func:`edge.operating.sweep` scores decision settings on."""
+    bundle = open_bundle(bundle_path)
+    window = decoder_spec(bundle, name).window
+    recs = [_replayable(load_continuous(p), bundle.commands, window.tmax - window.tmin,
+                        event_map) for p in recordings]
+    cfg = LoopConfig(hop_s=hop_s, poll_s=0.0, realtime=False, stop_on_end=True)
+    return _replay_decoder(bundle, name, recordings, recs, cfg, None, grace_s, event_map,
+                           False)[1]
+
+
+def _replay_decoder(bundle, name: str, recordings, recs, cfg: LoopConfig, extra_sinks,
+                    grace_s: float, event_map, curve: bool
+                    ) -> tuple[dict[str, object], list[RunTrace]]:
+    dec = load_decoder(bundle, name)
+    window = decoder_spec(bundle, name).window
+    per_file, traces = [], []
+    for path, rec in zip(recordings, recs, strict=True):
+        labels = event_map or event_labels(rec.event_names, rec.source)
+        source = RecordingSource(rec, bundle.channels, bundle.sfreq,
+                                 max(1, int(round(cfg.hop_s * bundle.sfreq))))
+        collect = _CollectSink()
+        runtime = Runtime(dec, bundle.channels, bundle.sfreq, source,
+                          [collect, *(extra_sinks or [])], cfg, rest_class=bundle.rest_class)
+        stats = runtime.run()
+        scores = score_decisions(collect.records, rec, bundle.commands, window.tmin,
+                                 window.tmax, cfg.hop_s, grace_s, labels)
+        scores["file"] = Path(path).name
+        scores["decode_ms_median"] = stats.decode_s.median_ms() or float("nan")
+        per_file.append(scores)
+        t = np.array([r.t for r in collect.records])
+        if len(t):
+            traces.append(RunTrace(t, np.array(collect.proba),
+                                   cue_windows(rec, bundle.commands, grace_s, labels),
+                                   (float(t[0]), float(t[-1]))))
+    out = {"kind": dec.kind, "rest_class": bundle.rest_class,
+           "decision": {"smoothing": cfg.decision.smoothing,
+                        "threshold": cfg.decision.threshold, "dwell": cfg.decision.dwell,
+                        "refractory_s": cfg.decision.refractory_s},
+           **pool_scores(per_file), "recordings": per_file}
+    if curve and traces:
+        rest_index = len(bundle.classes) - 1 if bundle.rest_class else None
+        out["operating_curve"] = sweep(traces, rest_index,
+                                       refractories=(cfg.decision.refractory_s,),
+                                       smoothings=(cfg.decision.smoothing,))
+    return out, traces
+
+
+def _replayable(rec: ContinuousRecording, classes: list[str], window_s: float,
+                event_map: dict[int, str] | None = None) -> ContinuousRecording:
     """Refuse a recording that cannot be scored: shorter than a window, or no cue of a class
     the bundle decodes (nothing would be scored, silently)."""
     duration = rec.raw.shape[1] / rec.sfreq
     if duration < window_s:
         raise InputError(f"{rec.source}: {duration:.2f} s of data, shorter than the decoder's "
                          f"{window_s:g} s window; nothing can be decoded")
-    labels = event_labels(rec.event_names, rec.source)
+    labels = event_map or event_labels(rec.event_names, rec.source)
     cued = {labels.get(int(code)) for code in rec.events[:, 1]}
     if not cued & set(classes):
         found = ", ".join(sorted(str(c) for c in cued if c)) or "none"

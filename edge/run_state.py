@@ -47,10 +47,13 @@ class RunStateError(RuntimeError):
 
 @dataclass(frozen=True)
 class Session:
-    """What a run announces to its sinks: the decoder's classes and the decision rate."""
+    """What a run announces to its sinks: the classes the device may act on (HELLO's class
+    list, wire indices 0..n-1), the decision rate, and the decoder's rest class if it has one
+    (its last class, never a command and never announced as one)."""
 
     classes: tuple[str, ...]
     decision_rate_hz: float
+    rest_class: str | None = None
 
 
 @dataclass(frozen=True)

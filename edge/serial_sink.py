@@ -224,10 +224,14 @@ class SerialSink(NullSink):
     def emit(self, out: DecisionOutput, info: dict[str, object]) -> None:
         encoder = self.encoder
         assert encoder is not None
-        if out.state is DecisionState.DECISION:
-            self._send(_COMMAND, lambda: encoder.decision(out.class_index, out.confidence, 0))
-        else:
-            self._send(_HOLD, lambda: encoder.decision(max(out.class_index, 0), out.confidence,
+        k = out.class_index if 0 <= out.class_index < len(encoder.session.classes) else 0
+        if out.state is DecisionState.DECISION and k == out.class_index:
+            self._send(_COMMAND, lambda: encoder.decision(k, out.confidence, 0))
+        else:  # a HOLD; a leading rest class (not announced in HELLO) shows as index 0
+            if out.state is DecisionState.DECISION:
+                log.error("decision for class %d, not a command of this session: held",
+                          out.class_index)
+            self._send(_HOLD, lambda: encoder.decision(k, out.confidence,
                                                        int(DecisionFlags.HOLD)))
 
     def on_transition(self, change: Transition) -> None:

@@ -45,6 +45,7 @@ from edge.bundle import (
     FORMAT,
     MANIFEST,
     MANIFEST_HASH,
+    REST_SCHEMA_VERSION,
     SCHEMA_VERSION,
     SIGNATURE,
     UNCHECKED,
@@ -152,7 +153,8 @@ class BundleWriter:
     sfreq : float
     """
 
-    def __init__(self, path: str | Path, classes: list[str], channels: list[str], sfreq: float):
+    def __init__(self, path: str | Path, classes: list[str], channels: list[str], sfreq: float,
+                 rest_class: str | None = None):
         self.path = Path(path)
         self._existing: Bundle | None = None
         self._new: dict[str, bytes] = {}
@@ -166,6 +168,10 @@ class BundleWriter:
                         f"{self.path}: existing bundle has {key} {existing[key]}, this export has "
                         f"{value}; write to a new bundle"
                     )
+            if existing.get("rest_class") != rest_class:
+                raise BundleError(f"{self.path}: existing bundle has rest class "
+                                  f"{existing.get('rest_class')!r}, this export "
+                                  f"{rest_class!r}; write to a new bundle")
             if not np.isclose(float(existing["sfreq"]), sfreq):
                 raise BundleError(f"{self.path}: existing bundle is at {existing['sfreq']} Hz, "
                                   f"this export at {sfreq} Hz; write to a new bundle")
@@ -184,6 +190,13 @@ class BundleWriter:
                 "members": {},
                 "provenance": {},
             }
+            if rest_class is not None:  # schema 2: older runtimes must refuse it
+                if classes[-1] != rest_class:
+                    raise ValueError(f"rest class {rest_class!r} must be the last of {classes}")
+                self.manifest["rest_class"] = rest_class
+                self.manifest["schema_version"] = REST_SCHEMA_VERSION
+            else:
+                self.manifest["schema_version"] = 1  # readable by every runtime
 
     def add_member(self, name: str, data: bytes) -> str:
         """Stage a member and record its size and hash; returns its name."""

@@ -26,12 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from edge.recording import ContinuousRecording, event_labels, load_continuous
+from edge.recording import ContinuousRecording, load_continuous
 from edge.recording import resample as _resample
 from edge.recording_formats import sniff
+from export.epoching import epochs_from_continuous
 from export.errors import DataError
-from export.event_map import EventMap, parse_event_map, resolve_event_map
+from export.event_map import EventMap, parse_event_map
 from export.mne_formats import read_recording
+from export.rest import RestWindows
 
 __all__ = [
     "DataError",
@@ -42,6 +44,7 @@ __all__ = [
     "ContinuousRecording",
     "file_sha256",
     "parse_event_map",
+    "RestWindows",
 ]
 
 EPOCH_KEYS = ("X", "y", "class_names", "ch_names", "sfreq", "tmin")
@@ -72,6 +75,8 @@ class EpochSet:
         Subject id of each loaded file.
     sources : list of Path
         The files the epochs came from.
+    rest_class : str or None
+        The last class is rest ("no control", windows from rest periods), or None.
     """
 
     X: np.ndarray
@@ -84,6 +89,7 @@ class EpochSet:
     runs: np.ndarray
     subjects: list[str] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
+    rest_class: str | None = None
 
     @property
     def n_samples(self) -> int:
@@ -106,6 +112,7 @@ class EpochSet:
             runs=self.runs[mask],
             subjects=list(self.subjects),
             sources=list(self.sources),
+            rest_class=self.rest_class,
         )
 
 
@@ -183,44 +190,6 @@ def _select_classes(
     return mask, y_new, list(classes)
 
 
-def _default_event_map(event_names: list[str], source: Path) -> dict[int, str]:
-    """eegmmidb-style ``'T1 left_hand'`` names (the code is the index): every non-rest code."""
-    return {c: name for c, name in event_labels(event_names, source).items() if name != "rest"}
-
-
-def _epochs_from_continuous(
-    path: Path, event_map: EventMap | None, margin: tuple[float, float]
-) -> dict[str, object]:
-    """Cut every mapped cue of a continuous file into an epoch spanning ``margin`` s."""
-    rec = read_recording(path)
-    mapping = (resolve_event_map(event_map, rec.event_names, path) if event_map
-               else _default_event_map(rec.event_names, path))
-    names = list(dict.fromkeys(mapping.values()))
-    pre = int(round(-margin[0] * rec.sfreq))
-    n = int(round((margin[1] - margin[0]) * rec.sfreq))
-    X, y = [], []
-    for onset, code in rec.events:
-        if int(code) not in mapping:
-            continue
-        a = int(onset) - pre
-        if a < 0 or a + n > rec.raw.shape[1]:
-            continue  # the cue is too close to the start or end of the run
-        X.append(rec.raw[:, a : a + n])
-        y.append(names.index(mapping[int(code)]))
-    if not X:
-        raise DataError(f"{path}: no cue with codes {sorted(mapping)} fits in the recording")
-    return {
-        "X": np.stack(X),
-        "y": np.array(y),
-        "class_names": np.array(names),
-        "ch_names": np.array(rec.ch_names),
-        "sfreq": rec.sfreq,
-        "tmin": -pre / rec.sfreq,
-        "run": np.full(len(X), rec.run),
-        "subject": rec.subject,
-    }
-
-
 def load_epochs(
     paths: Sequence[str | Path],
     *,
@@ -230,6 +199,7 @@ def load_epochs(
     sfreq: float | None = None,
     runs: Sequence[int] | None = None,
     event_map: EventMap | None = None,
+    rest: RestWindows | None = None,
 ) -> EpochSet:
     """Load and concatenate labelled epochs from epoch files and continuous recordings.
 
@@ -251,6 +221,9 @@ def load_epochs(
         Resample to this rate (polyphase, on the whole stored epoch before cropping).
     runs : sequence of int, optional
         Keep only trials of these source runs.
+    rest : RestWindows, optional
+        Also take rest windows from the rest periods of continuous files, as the last class
+        (:mod:`export.rest`); epoch files cannot provide them.
     event_map : dict, optional
         For continuous files: event code or name -> class name
         (:func:`export.event_map.resolve_event_map`). Default: parsed from eegmmidb-style
@@ -266,7 +239,7 @@ def load_epochs(
     for p in map(Path, paths):
         want_ch = channels if channels is not None else (parts[0].ch_names if parts else None)
         want_cls = classes if classes is not None else (parts[0].class_names if parts else None)
-        part = _load_file(p, want_ch, want_cls, window, sfreq, runs, event_map)
+        part = _load_file(p, want_ch, want_cls, window, sfreq, runs, event_map, rest)
         if parts:
             part.groups = part.groups + int(parts[-1].groups.max()) + 1
         parts.append(part)
@@ -274,7 +247,8 @@ def load_epochs(
 
 
 def _read_epochs_file(p: Path, event_map: EventMap | None,
-                      window: tuple[float, float] | None) -> dict[str, Any]:
+                      window: tuple[float, float] | None,
+                      rest: RestWindows | None = None) -> dict[str, Any]:
     """The raw arrays of one epoch file, or of a continuous file epoched from its events."""
     if not p.is_file():
         raise DataError(f"{p}: no such file")
@@ -287,14 +261,18 @@ def _read_epochs_file(p: Path, event_map: EventMap | None,
             raise DataError(f"{p}: not a readable npz file ({exc})") from exc
     if is_continuous:
         margin = (min(-0.5, (window or (0, 0))[0] - 0.5), max(4.0, (window or (0, 4))[1] + 0.5))
-        return _epochs_from_continuous(p, event_map, margin)
+        return epochs_from_continuous(p, event_map, margin, rest, window or (0.5, 2.5))
+    if rest is not None:
+        raise DataError(f"{p}: an epoch file has no rest periods; rest windows (--rest) come "
+                        "from continuous recordings (*_continuous.npz)")
     return _open_npz(p, EPOCH_KEYS)
 
 
 def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] | None,
                window: tuple[float, float] | None, sfreq: float | None,
-               runs: Sequence[int] | None, event_map: EventMap | None) -> EpochSet:
-    d = _read_epochs_file(p, event_map, window)
+               runs: Sequence[int] | None, event_map: EventMap | None,
+               rest: RestWindows | None = None) -> EpochSet:
+    d = _read_epochs_file(p, event_map, window, rest)
     X = np.asarray(d["X"], dtype=np.float64)
     if X.ndim != 3:
         raise DataError(f"{p}: X must be (trials, channels, samples), got shape {X.shape}")
@@ -334,6 +312,7 @@ def _load_file(p: Path, want_ch: Sequence[str] | None, want_cls: Sequence[str] |
         ch_names=[file_channels[i] for i in idx], sfreq=fs, tmin=tmin,
         groups=group, runs=run,
         subjects=[str(d.get("subject", p.stem))], sources=[p],
+        rest_class=rest.name if rest is not None else None,
     )
 
 
@@ -361,4 +340,5 @@ def _concatenate(parts: list[EpochSet]) -> EpochSet:
         runs=np.concatenate([p.runs for p in parts]),
         subjects=[s for p in parts for s in p.subjects],
         sources=[s for p in parts for s in p.sources],
+        rest_class=first.rest_class,
     )

@@ -83,13 +83,21 @@ def fgsft_spec(clf: FGSFTClassifier, member: str, ep: EpochSet) -> DecoderSpec:
 
 
 def write_fgsft(bundle: str | Path, name: str, clf: FGSFTClassifier, ep: EpochSet,
-                sign_key=None) -> Path:
+                sign_key=None, operating_point: dict | None = None,
+                rest: dict | None = None) -> Path:
     """Add the trained decoder to a (new or existing) bundle, signed with ``sign_key`` (an
-    Ed25519 private key or its PEM path) if given; returns the bundle path."""
-    writer = BundleWriter(bundle, ep.class_names, ep.ch_names, ep.sfreq)
+    Ed25519 private key or its PEM path) if given, with the decision settings chosen on the
+    training runs (``operating_point``) and how rest windows were taken (``rest``); returns the
+    bundle path. ``ep.rest_class`` makes the bundle's last class "no control"."""
+    writer = BundleWriter(bundle, ep.class_names, ep.ch_names, ep.sfreq,
+                          rest_class=ep.rest_class)
     member = writer.add_arrays(f"{name}.npz", clf.model_.to_arrays())
     scores = clf.scores_
     spec = fgsft_spec(clf, member, ep).to_dict()
+    if operating_point is not None:
+        spec["operating_point"] = operating_point
+    if rest is not None:
+        spec["params"]["rest_windows"] = rest
     provenance = {
         "inputs": [{"file": p.name, "sha256": file_sha256(p)} for p in ep.sources],
         "subjects": ep.subjects,

@@ -72,6 +72,14 @@ class DecoderSpec:
 
     _KEYS = ("kind", "members", "arrays", "model", "window", "preprocessing", "params")
 
+    @property
+    def operating_point(self) -> dict[str, Any] | None:
+        """The decision settings chosen at export on the training runs (``smoothing``,
+        ``threshold``, ``dwell``, ``refractory_s`` and how they scored), or None: ``mi-edge
+        run``'s defaults when its flags do not say otherwise."""
+        point = self.extra.get("operating_point")
+        return point if isinstance(point, dict) else None
+
     def to_dict(self) -> dict[str, Any]:
         """The manifest entry (JSON-ready)."""
         out: dict[str, Any] = {"kind": self.kind, "members": list(self.members)}

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
-from export.commands.common import add_data_args, require_trials
+from export.commands.common import (
+    add_data_args,
+    add_rest_args,
+    require_trials,
+    rest_windows,
+    with_rest,
+)
 from export.commands.signing import add_sign_key_argument
 from export.data import DataError, load_epochs, parse_event_map
 from export.progress import progress_printer
@@ -26,6 +33,9 @@ examples:
   mi-export fgsft data/eegmmidb/S002_imagery_left_right.npz --grid fast -o build/S002.mibundle
   # a continuous recording, cues given by event code
   mi-export fgsft run1_continuous.npz --events 769=left_hand,770=right_hand -o b.mibundle
+  # self-paced: a rest state from the T0 rest periods, decision settings chosen on the runs
+  mi-export fgsft data/eegmmidb/S007_R04_continuous.npz data/eegmmidb/S007_R08_continuous.npz \
+      --channels C3 Cz C4 FC3 FC4 CP3 CP4 C1 --sfreq 250 --rest -o build/S007rest.mibundle
 
 The paper grid (default) scores about 10 electrode groups x 26 bands x 27-40 windows by
 leave-one-block-out CV; with 30 trials of 64 channels it takes about 20 s on two cores.
@@ -34,7 +44,9 @@ leave-one-block-out CV; with 30 trials of 64 channels it takes about 20 s on two
 
 def run(args: argparse.Namespace) -> int:
     from export.fgsft import GRIDS, FGSFTConfig
+    from export.operating_point import choose_operating_point
     from export.train_fgsft import train_fgsft, write_fgsft
+    from export.train_gated import train_gated, write_gated
 
     progress = progress_printer(args.quiet)
     if args.classes is not None and len(args.classes) < 2:
@@ -42,10 +54,13 @@ def run(args: argparse.Namespace) -> int:
     if args.grid not in GRIDS:
         raise DataError(f"--grid {args.grid}: choose from {', '.join(GRIDS)}")
     lead = args.lead if args.causal else 0.0  # causal epochs start with the filters' warm-up
-    ep = load_epochs(args.data, channels=args.channels, classes=args.classes,
+    rest = rest_windows(args)
+    if rest is not None and args.causal:
+        raise DataError("--causal with --rest: the rest-aware decoders are zero-phase only; "
+                        "drop one of them")
+    ep = load_epochs(args.data, channels=args.channels, classes=with_rest(args.classes, rest),
                      window=(args.window[0] - lead, args.window[1]), sfreq=args.sfreq,
-                     runs=args.runs,
-                     event_map=parse_event_map(args.events))
+                     runs=args.runs, event_map=parse_event_map(args.events), rest=rest)
     require_trials(ep)
     counts = np.bincount(ep.y, minlength=len(ep.class_names))
     per_class = ", ".join(f"{c}: {n}" for c, n in zip(ep.class_names, counts, strict=True))
@@ -54,8 +69,21 @@ def run(args: argparse.Namespace) -> int:
              f"runs {sorted(set(ep.runs.tolist()))}")
     config = FGSFTConfig(grid=args.grid, jobs=args.jobs, lam=args.lam, n_filters=args.filters,
                          causal=args.causal, lead=lead)
-    clf = train_fgsft(ep, config, progress)
-    path = write_fgsft(args.output, args.name, clf, ep, sign_key=args.sign_key)
+    gated = rest is not None and args.rest_model in ("gate", "fgsft-gate")
+    train, write = (train_fgsft, write_fgsft)
+    if gated:
+        kind = "ts" if args.rest_model == "gate" else "fgsft"
+        train = functools.partial(train_gated, gate=kind)  # type: ignore[assignment]
+        write = write_gated
+    clf = train(ep, config, progress)
+    point = None
+    if not args.no_operating_point:
+        point = choose_operating_point(
+            ep, args.name, lambda sub, out: write(out, args.name, train(sub, config), sub),
+            args.target_false_rate, event_map=parse_event_map(args.events), progress=progress)
+    path = write(args.output, args.name, clf, ep, sign_key=args.sign_key,
+                 operating_point=point, rest=rest.to_dict() if rest else None)
+    clf = clf.control if gated else clf
     result = {
         "bundle": str(path),
         "decoder": args.name,
@@ -64,13 +92,23 @@ def run(args: argparse.Namespace) -> int:
         "segments": clf.scores_["n_segments"],
         "segments_used": clf.scores_["n_segments_used"],
         "seconds": clf.scores_["seconds_total"],
+        "rest_class": ep.rest_class,
+        "operating_point": point,
     }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"wrote {path} (decoder '{args.name}': {result['segments_used']} of "
               f"{result['segments']} segments, training LOBO accuracy "
-              f"{max(result['lobo_accuracy']):.3f}, {result['seconds']:.0f} s)")
+              f"{max(result['lobo_accuracy']):.3f}, {result['seconds']:.0f} s"
+              + (f"; '{ep.rest_class}' is no control" if ep.rest_class else "") + ")")
+        if point:
+            print(f"operating point (mi-edge run's defaults): threshold {point['threshold']:g}, "
+                  f"dwell {point['dwell']}, refractory {point['refractory_s']:g} s, smoothing "
+                  f"{point['smoothing']:g}; on the held-out training runs "
+                  f"{point['false_per_min_rest']:.2f} false/min of rest (target "
+                  f"{point['target_false_per_min']:g}{'' if point['met'] else ', not met'}), "
+                  f"hit rate {point['hit_rate']:.2f}")
     return 0
 
 
@@ -109,6 +147,11 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "warm-up (1.0; the data must start that early)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_rest_args(p)
+    p.add_argument("--rest-model", choices=("gate", "fgsft-gate", "3class"), default="gate",
+                   help="with --rest: a tangent-space control-vs-rest gate in front of the "
+                        "command decoder (gate, default), the same with an FGSFT gate "
+                        "(fgsft-gate), or one decoder over commands and rest (3class)")
     add_sign_key_argument(p)
     p.set_defaults(func=run)
     return p

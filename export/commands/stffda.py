@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
-from export.commands.common import require_trials
+from export.commands.common import add_rest_args, require_trials, rest_windows, with_rest
 from export.commands.signing import add_sign_key_argument
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
@@ -114,6 +114,9 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "a subject's held-out decisions of trained nets)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    # a 3-class net (commands + rest, softmax); no operating point is chosen for the net yet
+    # (it would train the net once more per run): mi-edge run's flags set the decisions
+    add_rest_args(p, operating_point=False)
     add_sign_key_argument(p)
     p.set_defaults(func=run)
     return p
@@ -121,9 +124,10 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _load(paths, args) -> EpochSet:
     shift = args.crop_shift
-    return load_epochs(paths, channels=args.channels, classes=args.classes,
+    rest = rest_windows(args)
+    return load_epochs(paths, channels=args.channels, classes=with_rest(args.classes, rest),
                        window=(args.window[0] - shift, args.window[1] + shift), sfreq=args.sfreq,
-                       runs=args.runs, event_map=parse_event_map(args.events))
+                       runs=args.runs, event_map=parse_event_map(args.events), rest=rest)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -202,7 +202,8 @@ def write_stffda(bundle: str | Path, prefix: str, trained: Trained, ep_wide: Epo
     calib, check, y_check = _calib_and_check(trained, ep_wide, cfg.n_samples, tc)
     models = export_models(trained, calib, check, y_check, tflite=tflite,
                            tflite_scheme=tflite_scheme, progress=progress)
-    writer = BundleWriter(bundle, ep_wide.class_names, ep_wide.ch_names, ep_wide.sfreq)
+    writer = BundleWriter(bundle, ep_wide.class_names, ep_wide.ch_names, ep_wide.sfreq,
+                          rest_class=ep_wide.rest_class)
     hist = {k: v for k, v in trained.history.items() if k not in ("val_loss", "val_acc")}
     base_prov = {
         "inputs": [{"file": p.name, "sha256": file_sha256(p)} for p in ep_wide.sources],
