@@ -78,7 +78,7 @@ def test_the_serial_link_announces_only_commands_and_never_sends_rest_as_one():
 
     pty = _Frames()
     try:
-        sink = SerialSink(pty.port, heartbeat_ms=100)
+        sink = SerialSink(pty.port, heartbeat_ms=10_000)  # no link timeout mid-test
         run = RunStateMachine([sink])
         sink.start(Session(("left_hand", "right_hand"), 8.0, "rest"), run)
         run.link()
