@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,21 @@ def rehash_bundle(path, edit_manifest=lambda m: None) -> None:
     raw = json.dumps(manifest).encode()
     (path / MANIFEST).write_bytes(raw)
     (path / MANIFEST_HASH).write_text(sha256_bytes(raw) + "  manifest.json\n")
+
+
+def drain_pty(fd: int, idle_s: float = 0.3) -> bytes:
+    """Everything the other side wrote: the kernel moves pty data through flip buffers in a
+    worker, so on a busy machine the last bytes may arrive a little after the write returned."""
+    import select
+
+    chunks = []
+    while select.select([fd], [], [], idle_s)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except (BlockingIOError, OSError):
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CYTON_CHANNELS, REPO, S007_R12
+from conftest import CYTON_CHANNELS, REPO, S007_R12, drain_pty
 
 from edge.bundle import open_bundle
 from edge.decision import DecisionConfig, DecisionState
@@ -270,10 +270,13 @@ def test_more_than_one_message_pending_is_discarded_and_the_state_restated():
         run = RunStateMachine([sink])
         sink.start(Session(("left", "right"), 8.0), run)
         run.link()
-        os.read(pty.master, 4096)  # the device took the HELLO
+        drain_pty(pty.master)  # the device took the HELLO
         os.write(pty.slave, b"\x55" * 200)  # and then stopped reading
+        deadline = time.monotonic() + 5.0  # the kernel delivers pty data asynchronously
+        while pty.pending() < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
         sink.emit(DecisionOutput(DecisionState.DECISION, 1, 0.9, np.array([0.1, 0.9])), {})
-        wire = os.read(pty.master, 4096)
+        wire = drain_pty(pty.master)
     finally:
         pty.close()
     # the 200 unread bytes are gone (a single 0x55 may well be a byte of the new frame's random
@@ -294,8 +297,7 @@ def test_replayed_frames_of_an_earlier_session_and_a_boot_decision_are_not_acted
     first = _PtyMaster()
     try:
         _live_runtime(path, SerialSink(first.port, heartbeat_ms=100)).run(duration_s=1.5)
-        os.set_blocking(first.master, False)
-        recorded = os.read(first.master, 65536)
+        recorded = drain_pty(first.master)
     finally:
         first.close()
     frames = [f + DELIMITER for f in recorded.split(DELIMITER) if f]
@@ -409,8 +411,7 @@ def test_ascii_run_writes_no_nul_and_hold_lines_without_confidence(s007_fast_bun
     try:
         sink = SerialSink(pty.port, heartbeat_ms=100, ascii_mode=True)
         _live_runtime(s007_fast_bundle[0], sink, threshold=0.95).run(duration_s=1.5)
-        os.set_blocking(pty.master, False)
-        wire = os.read(pty.master, 65536)
+        wire = drain_pty(pty.master)
     finally:
         pty.close()
     lines = wire.split(b"\n")

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import CYTON_CHANNELS, DATA, S007_R12, WINDOW
+from conftest import CYTON_CHANNELS, DATA, S007_R12, WINDOW, drain_pty
 
 from edge.decision import DecisionConfig, DecisionLayer, DecisionOutput, DecisionState
 from edge.operating import RunTrace, choose, decisions, sweep
@@ -86,8 +86,7 @@ def test_the_serial_link_announces_only_commands_and_never_sends_rest_as_one():
         sink.emit(DecisionOutput(DecisionState.NO_DECISION, 2, 0.9, rest, "rest"), {})
         sink.emit(DecisionOutput(DecisionState.DECISION, 2, 0.9, rest), {})  # a bug upstream
         sink.emit(DecisionOutput(DecisionState.DECISION, 1, 0.8, np.array([.1, .8, .1])), {})
-        os.set_blocking(pty.master, False)
-        wire = os.read(pty.master, 4096)
+        wire = drain_pty(pty.master)
     finally:
         os.close(pty.master)
         os.close(pty.slave)
