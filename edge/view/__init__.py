@@ -22,15 +22,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from edge.bundle import sha256_bytes
 from edge.quality import QualityConfig
-from edge.ringbuffer import RingBuffer
 from edge.run_state import RunState, Session, Transition
 from edge.serial_sink import SerialSink
-from edge.sinks import SinkError
-from edge.view.server import EventHub, ViewServer
+from edge.view.quality import QualityFeed, channel_quality, open_server
+from edge.view.server import EventHub
 
 if TYPE_CHECKING:
     from edge.decision import DecisionOutput
@@ -43,25 +40,7 @@ __all__ = ["LiveView", "open_view", "session_meta", "channel_quality"]
 STATE_LABELS = {RunState.STARTING: "starting", RunState.LINKED: "no decision",
                 RunState.DECISION: "decision", RunState.FAULT: "fault",
                 RunState.STOPPED: "stopped"}
-QUALITY_EVERY_S = 0.25
 COMMANDS_KEPT = 20
-
-
-def channel_quality(window: np.ndarray, names: list[str],
-                    cfg: QualityConfig) -> list[dict[str, object]]:
-    """Per channel of ``window`` (n_channels, n_samples), µV: RMS about the mean,
-    peak-to-peak and a status by :func:`edge.quality.check_window`'s thresholds."""
-    out = []
-    for name, x in zip(names, window, strict=True):
-        if not np.isfinite(x).all():
-            out.append({"channel": name, "status": "nan", "rms_uv": None, "ptp_uv": None})
-            continue
-        ptp = float(np.ptp(x)) if x.size else 0.0
-        status = ("railed" if x.size and np.abs(x).max() >= cfg.railed_uv else
-                  "flat" if ptp < cfg.flat_uv else "ok")
-        out.append({"channel": name, "status": status, "rms_uv": round(float(np.std(x)), 2),
-                    "ptp_uv": round(ptp, 2)})
-    return out
 
 
 class LiveView:
@@ -87,14 +66,9 @@ class LiveView:
         self.channel_names = list(channel_names)
         self.sfreq = float(sfreq)
         self.meta = dict(meta or {})
-        self.quality_cfg = quality or QualityConfig()
         self.hub = EventHub()
-        try:
-            self.server = ViewServer(address, self.snapshot, self.hub)
-        except OSError as exc:
-            host, port = address
-            raise SinkError(f"--view {host}:{port}: cannot listen ({exc}); pick another port "
-                            "(0 picks a free one)") from exc
+        self.server = open_server(address, self.snapshot, self.hub)
+        self.feed = QualityFeed(self.channel_names, self.sfreq, self.hub, quality)
         self.classes: list[str] = []
         self.state = RunState.STARTING
         self.fault: str | None = None
@@ -105,10 +79,6 @@ class LiveView:
         self._timing: dict[str, object] = {}
         self._last_hop: float | None = None
         self.commands: deque[dict[str, object]] = deque(maxlen=COMMANDS_KEPT)
-        self.quality: list[dict[str, object]] = []
-        self._ring = RingBuffer(len(self.channel_names), max(1, int(round(self.sfreq))))
-        self._window = np.zeros((len(self.channel_names), self._ring.capacity))
-        self._quality_at = 0.0
         self.frames_written = 0
 
     @property
@@ -138,7 +108,7 @@ class LiveView:
                 "meta": self.meta, **self._state_dict(), "hop": self._hop_dict(),
                 "timing": {**self._timing, "hops": self.hops,
                            "frames_written": self.frames_written},
-                "quality": self.quality, "commands": list(self.commands)}
+                "quality": self.feed.latest, "commands": list(self.commands)}
 
     def _command(self, kind: str, **fields: object) -> None:
         cmd = {"kind": kind, "t": self.t, "wall_time": round(time.time(), 3), **fields}
@@ -182,18 +152,9 @@ class LiveView:
     # -- observer ----------------------------------------------------------------------------
 
     def on_read(self, chunk: Chunk, first_sample: int, t_begin: float, t_end: float) -> None:
-        if not self.hub:
-            return
         if chunk.lost_samples:
-            self._ring.reset()
-        self._ring.push(chunk.data, chunk.timestamps)
-        if t_end - self._quality_at < QUALITY_EVERY_S or self._ring.filled == 0:
-            return
-        self._quality_at = t_end
-        n = self._ring.filled
-        window = self._ring.latest(n, self._window[:, :n])
-        self.quality = channel_quality(window, self.channel_names, self.quality_cfg)
-        self.hub.publish("quality", {"quality": self.quality})
+            self.feed.reset()
+        self.feed.push(chunk.data, chunk.timestamps, t_end)
 
     def on_hop(self, ring: Any, out: DecisionOutput, t_decode: float, decode_s: float,
                t_decided: float) -> None:

@@ -23,10 +23,8 @@ import numpy as np
 
 from edge.cues import arrow_direction
 from edge.quality import QualityConfig
-from edge.ringbuffer import RingBuffer
-from edge.sinks import SinkError
-from edge.view import QUALITY_EVERY_S, channel_quality
-from edge.view.server import EventHub, ViewServer
+from edge.view.quality import QualityFeed, open_server
+from edge.view.server import EventHub
 
 __all__ = ["CalibrationView", "PHASES"]
 
@@ -60,20 +58,11 @@ class CalibrationView:
         self.sfreq = float(sfreq)
         self.classes = list(classes)
         self.meta = dict(meta or {})
-        self.quality_cfg = quality or QualityConfig()
         self.hub = EventHub()
-        try:
-            self.server = ViewServer(address, self.snapshot, self.hub)
-        except OSError as exc:
-            host, port = address
-            raise SinkError(f"--view {host}:{port}: cannot listen ({exc}); pick another port "
-                            "(0 picks a free one)") from exc
+        self.server = open_server(address, self.snapshot, self.hub)
+        self.feed = QualityFeed(self.channel_names, self.sfreq, self.hub, quality)
         self.current: dict[str, object] = {"phase": "waiting"}
         self.messages: list[dict[str, object]] = []
-        self.quality: list[dict[str, object]] = []
-        self._ring = RingBuffer(len(self.channel_names), max(1, int(round(self.sfreq))))
-        self._window = np.zeros((len(self.channel_names), self._ring.capacity))
-        self._quality_at = 0.0
         self.server.start()
 
     @property
@@ -84,7 +73,7 @@ class CalibrationView:
         """Everything the page shows, as JSON-able values."""
         return {"mode": "calibrate", "classes": self.classes, "channels": self.channel_names,
                 "sfreq": self.sfreq, "meta": self.meta, "phase": self.current,
-                "quality": self.quality, "messages": list(self.messages)}
+                "quality": self.feed.latest, "messages": list(self.messages)}
 
     def phase(self, name: str, **fields: Any) -> None:
         """The session entered phase ``name`` (:data:`PHASES`). ``fields``: ``run``, ``runs``,
@@ -111,15 +100,7 @@ class CalibrationView:
             return
         eeg = data if rows is None else data[rows]
         ts = data[ts_row] if ts_row is not None else np.zeros(data.shape[1])
-        self._ring.push(eeg, ts)
-        now = time.monotonic()
-        if now - self._quality_at < QUALITY_EVERY_S or self._ring.filled == 0:
-            return
-        self._quality_at = now
-        n = self._ring.filled
-        window = self._ring.latest(n, self._window[:, :n])
-        self.quality = channel_quality(window, self.channel_names, self.quality_cfg)
-        self.hub.publish("quality", {"quality": self.quality})
+        self.feed.push(eeg, ts, time.monotonic())
 
     def close(self) -> None:
         """Stop serving: every client gets the last phase, then its stream ends."""
