@@ -109,7 +109,19 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if not 0 < self.target_weight <= 1:
             raise ValueError(f"target_weight {self.target_weight}: expected in (0, 1]")
 
-    def _domains(self, X: np.ndarray, y: np.ndarray, filters: list[BandFilter]):
+    def _recentered(self, covs: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+        """The target's covariances re-centered as one domain, or per group (run/session)."""
+        if groups is None or not self.align:
+            W = self._whiteners(covs)
+            return W[:, None] @ covs @ W[:, None]
+        out = np.empty_like(covs)
+        for g in np.unique(groups):
+            W = self._whiteners(covs[:, groups == g])
+            out[:, groups == g] = W[:, None] @ covs[:, groups == g] @ W[:, None]
+        return out
+
+    def _domains(self, X: np.ndarray, y: np.ndarray, filters: list[BandFilter],
+                 groups: np.ndarray | None = None):
         """Re-centered covariances, labels and sample weights of the target and the pool; the
         target's whiteners."""
         pool = [_check_trials(Xp, yp, f"pool entry {i}")
@@ -131,7 +143,7 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if len(X):
             ct = band_covariances(X, filters, self.shrinkage)
             Wt = self._whiteners(ct)
-            covs.append(Wt[:, None] @ ct @ Wt[:, None])
+            covs.append(self._recentered(ct, groups))
             labels.append(y)
             weights.append(np.full(len(y), (self.target_weight if n_pool else 1.0) / len(y)))
         elif self.align:  # no calibration: start from the pool's average reference
@@ -143,10 +155,14 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         w = np.concatenate(weights)
         return np.concatenate(covs, axis=1), np.concatenate(labels), w * len(w) / w.sum(), Wt
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> RiemannClassifier:
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+            ) -> RiemannClassifier:
         """Fit on the target's trials ``X`` (n, c, t) and labels ``y`` (and the pool).
 
-        ``X`` may hold no trial when a pool is given: a pool-only model.
+        ``X`` may hold no trial when a pool is given: a pool-only model. ``groups`` (n,): with
+        ``align``, re-center the target's trials per group (run or session) for training, as
+        the runtime's online reference re-centers each session; the stored calibration
+        whitener is still that of all the trials.
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -156,7 +172,9 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if len(X) == 0 and not self.pool:
             raise ValueError("no training trials and no pool")
         bands, sos, filters = self._filters()
-        covs, labels, w, Wt = self._domains(X, y, filters)
+        if groups is not None and np.shape(groups) != (len(X),):
+            raise ValueError(f"groups of shape {np.shape(groups)} for {len(X)} trials")
+        covs, labels, w, Wt = self._domains(X, y, filters, groups)
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"training labels hold one class ({self.classes_.tolist()})")
