@@ -15,6 +15,7 @@ mean of the pool subjects' references: a prior until the runtime's online refere
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,10 @@ __all__ = ["RiemannClassifier", "write_riemann", "riemann_spec", "DEFAULT_BANDS"
 
 #: One mu+beta band.
 DEFAULT_BANDS = ((8.0, 30.0),)
+
+#: Pool entries whose re-centered covariances are kept (by content) between fits.
+POOL_CACHE_SIZE = 128
+_POOL_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _check_trials(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -120,6 +125,21 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
             out[:, groups == g] = W[:, None] @ covs[:, groups == g] @ W[:, None]
         return out
 
+    def _pool_domain(self, Xp: np.ndarray, filters: list[BandFilter]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """One pool entry's re-centered covariances and whiteners, remembered by content: the
+        same other subjects are pooled again for every target and fold."""
+        key = (hashlib.sha1(np.ascontiguousarray(Xp).view(np.uint8)).hexdigest(), Xp.shape,
+               tuple(f.sos.tobytes() for f in filters), self.shrinkage, self.metric,
+               bool(self.align))
+        if key not in _POOL_CACHE:
+            cp = band_covariances(Xp, filters, self.shrinkage)
+            Wp = self._whiteners(cp)
+            if len(_POOL_CACHE) >= POOL_CACHE_SIZE:
+                _POOL_CACHE.pop(next(iter(_POOL_CACHE)))
+            _POOL_CACHE[key] = (Wp[:, None] @ cp @ Wp[:, None], Wp)
+        return _POOL_CACHE[key]
+
     def _domains(self, X: np.ndarray, y: np.ndarray, filters: list[BandFilter],
                  groups: np.ndarray | None = None):
         """Re-centered covariances, labels and sample weights of the target and the pool; the
@@ -132,10 +152,9 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
                                  f"are {X.shape[1:]} (same channels, rate and window needed)")
         covs, labels, weights, refs = [], [], [], []
         for Xp, yp in pool:
-            cp = band_covariances(Xp, filters, self.shrinkage)
-            Wp = self._whiteners(cp)
+            cp, Wp = self._pool_domain(Xp, filters)
             refs.append(Wp)
-            covs.append(Wp[:, None] @ cp @ Wp[:, None])
+            covs.append(cp)
             labels.append(yp)
         n_pool = sum(len(yp) for yp in labels)
         weights = [np.full(len(yp), (1.0 if len(X) == 0 else 1 - self.target_weight) / n_pool)

@@ -85,6 +85,9 @@ def test_pool_of_another_subject_and_pool_only(s007):
     pooled = RiemannClassifier(s007.sfreq, pool=[(s002.X, s002.y)]).fit(train.X, train.y)
     assert pooled.n_train_ == {"target": 30, "pool": 45, "pool_domains": 1}
     assert np.mean(pooled.predict(test.X) == test.y) >= 0.8
+    # the pool's re-centered covariances are remembered by content: a refit is the same model
+    again = RiemannClassifier(s007.sfreq, pool=[(s002.X.copy(), s002.y)]).fit(train.X, train.y)
+    np.testing.assert_array_equal(again.model_.coef, pooled.model_.coef)
     alone = RiemannClassifier(s007.sfreq, pool=[(s002.X, s002.y)]).fit(train.X[:0], train.y[:0])
     # no calibration: the whitener is the pool's reference, not the target's
     from edge.alignment import reference_mean, whitener
@@ -166,3 +169,30 @@ def test_export_command_check_and_replay(tmp_path, capsys):
     assert export_main(["riemann", str(S007), "--bands", "8", "13", "30", "-q",
                         "-o", str(tmp_path / "bad.mibundle")]) != 0
     assert "LOW HIGH pairs" in capsys.readouterr().err
+
+
+def test_export_with_a_pool_and_per_run_recentering(tmp_path, capsys):
+    from export.cli import main as export_main
+
+    out = tmp_path / "pool.mibundle"
+    assert export_main(["riemann", str(S007), "--runs", "4", "8", "--pool", str(S002),
+                        "--recenter-by", "run", "--json", "-q", "-o", str(out)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # S002's three runs are three re-centered domains
+    assert result["n_train"] == {"target": 30, "pool": 45, "pool_domains": 3}
+    assert len(result["pool_subjects"]) == 1
+    spec = open_bundle(out).decoder_spec("riemann")
+    assert spec["params"]["pool_subjects"] == result["pool_subjects"]
+    assert export_main(["riemann", str(S007), "--pool", str(S007), "-q",
+                        "-o", str(tmp_path / "self.mibundle")]) != 0
+    assert "is the target" in capsys.readouterr().err
+
+
+def test_per_run_recentering_changes_training_not_the_stored_whitener(s007):
+    train = s007.subset(s007.runs != 12)
+    one = RiemannClassifier(s007.sfreq).fit(train.X, train.y)
+    per_run = RiemannClassifier(s007.sfreq).fit(train.X, train.y, groups=train.runs)
+    np.testing.assert_allclose(per_run.model_.whiteners, one.model_.whiteners)
+    assert np.max(np.abs(per_run.model_.coef - one.model_.coef)) > 1e-6
+    with pytest.raises(ValueError, match="groups"):
+        RiemannClassifier(s007.sfreq).fit(train.X, train.y, groups=train.runs[:3])
