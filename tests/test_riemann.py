@@ -196,3 +196,36 @@ def test_per_run_recentering_changes_training_not_the_stored_whitener(s007):
     assert np.max(np.abs(per_run.model_.coef - one.model_.coef)) > 1e-6
     with pytest.raises(ValueError, match="groups"):
         RiemannClassifier(s007.sfreq).fit(train.X, train.y, groups=train.runs[:3])
+
+
+def _nan_coef(a, m):
+    a["coef"] = a["coef"] * np.nan
+
+
+def _small_whiteners(a, m):
+    a["whiteners"] = a["whiteners"][:, :8, :8]
+
+
+def _negative_horizon(a, m):
+    m["decoders"]["riemann"]["params"]["adapt_horizon_s"] = -1
+
+
+@pytest.mark.parametrize("edit, message", [(_nan_coef, "non-finite"),
+                                           (_small_whiteners, "do not fit"),
+                                           (_negative_horizon, "adapt_horizon_s")])
+def test_check_refuses_a_broken_riemann_bundle(s007_bundle, tmp_path, capsys, edit, message):
+    """Hashes recomputed after the edit: only the semantic checks can refuse it (exit 3)."""
+    import shutil
+
+    from conftest import rehash_bundle
+
+    from edge.cli import main as edge_main
+
+    path = tmp_path / "broken.mibundle"
+    shutil.copytree(s007_bundle[0], path)
+    arrays = dict(np.load(path / "riemann.npz"))
+    edit(arrays, {"decoders": {"riemann": {"params": {}}}})
+    np.savez(path / "riemann.npz", **arrays)
+    rehash_bundle(path, lambda m: edit({}, m) if edit is _negative_horizon else None)
+    assert edge_main(["check", str(path)]) == 3
+    assert message in capsys.readouterr().err
