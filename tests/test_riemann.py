@@ -229,3 +229,21 @@ def test_check_refuses_a_broken_riemann_bundle(s007_bundle, tmp_path, capsys, ed
     rehash_bundle(path, lambda m: edit({}, m) if edit is _negative_horizon else None)
     assert edge_main(["check", str(path)]) == 3
     assert message in capsys.readouterr().err
+
+
+def test_export_with_rest_is_a_three_class_decoder(tmp_path, capsys):
+    from conftest import CYTON_CHANNELS, DATA
+
+    from edge.cli import main as edge_main
+    from export.cli import main as export_main
+
+    out = tmp_path / "rest.mibundle"
+    files = [str(DATA / f"S007_R{r:02d}_continuous.npz") for r in (4, 8)]
+    assert export_main(["riemann", *files, "--channels", *CYTON_CHANNELS, "--sfreq", "250",
+                        "--rest", "--no-operating-point", "-q", "-o", str(out)]) == 0
+    bundle = open_bundle(out)
+    assert bundle.classes == ["left_hand", "right_hand", "rest"]
+    assert bundle.rest_class == "rest"
+    dec = load_decoder(bundle, "riemann")
+    assert dec.model.coef.shape[0] == 3  # softmax over commands and rest
+    assert edge_main(["check", str(out)]) == 0
