@@ -12,7 +12,8 @@ eegmmidb S001-S010 (left/right imagery, continuous runs 4, 8, 12 in ``../shared/
 
 Each bundle is replayed through the runtime loop (:func:`edge.replay.replay`, what ``mi-edge
 replay`` runs) twice: adaptation off (``--no-adapt``) and on (``--adapt-horizon``, the running
-re-centering reference of the wearer's recent windows, no labels), the same bundle. Scored by
+re-centering reference of the wearer's recent windows, no labels), the same bundle, the line-noise
+check off (``--line-noise-uv 0``: S009's mains hum would fault every window). Scored by
 :mod:`edge.scoring` at the runtime's default decision settings: ``acc`` the decoder's argmax on
 the window ending at cue + 2.5 s, ``hit`` the first command in a cue window being the cued
 class, ``false/min`` commands per minute of rest (these 2-class decoders have no rest class, so
@@ -55,12 +56,17 @@ def epochs(subject: str, runs=None):
 def replay_both(bundle: Path, held: list[int], subject: str, horizon: float) -> dict:
     """Replay the held-out runs with adaptation off and on (the same bundle)."""
     from edge.loop import LoopConfig
+    from edge.quality import QualityConfig
     from edge.replay import replay
 
     files = [SHARED / f"{subject}_R{r:02d}_continuous.npz" for r in held]
+    # lab recordings with mains hum the decoder's band-pass removes (S009 would fault on
+    # every window): `mi-edge replay --line-noise-uv 0`
+    quality = QualityConfig(line_noise_uv=0.0)
     out = {}
     for label, h in (("off", 0.0), ("on", horizon)):
-        r = replay(bundle, files, config=LoopConfig(adapt_horizon_s=h), curve=False)["riemann"]
+        cfg = LoopConfig(adapt_horizon_s=h, quality=quality)
+        r = replay(bundle, files, config=cfg, curve=False)["riemann"]
         out[label] = {k: r[k] for k in KEEP}
     return out
 
