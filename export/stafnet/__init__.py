@@ -1,0 +1,8 @@
+"""STAFNet (graph convolution + temporal transformer + cross-attention fusion) for motor
+imagery: :mod:`export.stafnet.model` (the net, paper sections), :mod:`export.stafnet.config`
+(hyper-parameters and ablations), :mod:`export.stafnet.adjacency` (electrode graphs)."""
+
+from export.stafnet.config import ABLATIONS, STAFNetConfig, variant
+from export.stafnet.model import STAFNet, build_stafnet, n_parameters
+
+__all__ = ["ABLATIONS", "STAFNetConfig", "STAFNet", "build_stafnet", "n_parameters", "variant"]
