@@ -135,6 +135,27 @@ def test_int8_bounds_on_every_fold(loro):
             _check_bounds(run_onnx(fp32, crops), pt, y, centre)
 
 
+def _brainflow(model_path, Z: np.ndarray) -> np.ndarray:
+    """BrainFlow ``MLModel`` (ONNX_CLASSIFIER) probabilities of model inputs (n, C, T)."""
+    from brainflow.ml_model import (
+        BrainFlowClassifiers,
+        BrainFlowMetrics,
+        BrainFlowModelParams,
+        MLModel,
+    )
+
+    params = BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED.value,
+                                  BrainFlowClassifiers.ONNX_CLASSIFIER.value)
+    params.file = str(model_path)
+    params.output_name = "proba"
+    model = MLModel(params)
+    model.prepare()
+    try:
+        return np.stack([np.asarray(model.predict(z.astype(np.float64).ravel())) for z in Z])
+    finally:
+        model.release()
+
+
 def test_bundle_with_alignment_decodes_on_the_edge(s007_fast_bundle, tmp_path):
     """--align: the whitener is in the spec; the edge (ONNX fp32/int8, TFLite) applies it and
     agrees with torch; online adaptation folds each window in and resets on demand."""
@@ -165,6 +186,8 @@ def test_bundle_with_alignment_decodes_on_the_edge(s007_fast_bundle, tmp_path):
         assert np.max(np.abs(p - p_torch)) < (1e-4 if name.endswith("fp32") else 0.05), name
         print(f"{name}: {b.decoder_spec(name)['model_bytes']} bytes")
     dec = load_decoder(b, "eegnet_fp32")
+    assert _brainflow(b.member_path(spec["model"]), dec.model_input(test.X[:3])) == \
+        pytest.approx(dec.predict_proba(test.X[:3]), abs=1e-5)  # aligned input, same output
     dec.set_adaptation(None, 0.125)  # the bundle's 20 s at a 125 ms hop: 160 windows
     assert dec.adaptation is not None and dec.adaptation.horizon_windows == 160
     p_ad = dec.predict_proba(test.X)
@@ -209,3 +232,6 @@ def test_cli_help_and_refusals(capsys):
         assert "--pool" in text and "--align" in text and "--rest" in text
     assert main(["eegnet", str(S007), "-o", "x", "--adapt-horizon", "10", "-q"]) != 0
     assert "add --align" in capsys.readouterr().err
+    assert main(["eegnet", str(S007), "--runs", "4", "8", "--pool", str(S007), "-o", "x",
+                 "-q"]) != 0
+    assert "the pool must be other people" in capsys.readouterr().err

@@ -108,3 +108,16 @@ def test_attention_and_layer_norm_survive_int8(staf):
                    for n in onnx.load_from_string(model).graph.node)
 
     assert n_int(kept) < n_int(whole)
+
+
+def test_brainflow_mlmodel_runs_the_fp32_onnx(staf, tmp_path):
+    """The fp32 ONNX (opset 16, IR 8) loads in BrainFlow's MLModel and gives torch's output."""
+    from test_eegnet import _brainflow
+
+    from export.nets.train import predict_proba
+
+    trained, fp32, crops, _, _, _ = staf
+    path = tmp_path / "stafnet_fp32.onnx"
+    path.write_bytes(fp32)
+    p = _brainflow(path, crops[:3])
+    assert np.allclose(p, predict_proba(trained.net, crops[:3]), atol=1e-5)

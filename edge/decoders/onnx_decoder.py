@@ -1,4 +1,4 @@
-"""Neural decoders run by ONNX Runtime (kind ``onnx``): STFF-DA fp32 and int8.
+"""Neural decoders run by ONNX Runtime (kind ``onnx``): STFF-DA, EEGNet, STAFNet, fp32 and int8.
 
 A window (channels x samples, µV, the bundle's channels at its rate) goes through the bundle's
 :class:`edge.preprocessing.Preprocessing` (the very code the exporter trained with) and then

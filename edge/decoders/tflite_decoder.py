@@ -1,4 +1,4 @@
-"""Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA through LiteRT.
+"""Neural decoders run by a TFLite interpreter (kind ``tflite``): the nets through LiteRT.
 
 The interpreter is ``tflite_runtime`` when installed and working (the classic Pi wheel),
 otherwise ``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4): tflite-runtime

@@ -127,6 +127,11 @@ def _train_all(args: argparse.Namespace, targets: list[EpochSet], cfg: Any, tc: 
     base = None
     if args.pretrain or args.finetune:
         pool = [_load([p], args, None) for p in (args.pretrain or args.data)]
+        own = {s for ep in targets for s in ep.subjects}
+        if args.pretrain and own & {s for ep in pool for s in ep.subjects}:
+            raise DataError(f"--pool holds {', '.join(sorted(own))}, the subject being "
+                            "trained: the pool must be other people (it would see the "
+                            "held-out runs)")
         say(f"pre-training on {len(pool)} recordings ({sum(len(e.y) for e in pool)} trials)")
         base = train_pooled(pool, cfg, tc, band=band, progress=say, align=args.align)
     out = []
