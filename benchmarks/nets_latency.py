@@ -187,18 +187,21 @@ def markdown(summary: dict, subjects: list[str], repeats: int) -> str:
              f"leave-one-run-out on {', '.join(subjects)} (runs 4/8/12, 30 training trials, "
              f"fixed epochs {RECIPE}); latency: one thread, median of {repeats} calls on "
              "held-out windows, preprocessing included, one run.", "",
-             "| net | params | ONNX fp32 B | ONNX int8 B (scheme) | TFLite int8 B | acc torch "
-             "| acc ONNX fp32 | acc ONNX int8 | acc TFLite int8 | int8 agreement ONNX / "
-             "TFLite (min over folds) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| net | params | ONNX fp32 B | ONNX int8 B (scheme) | TFLite int8 B | int8 size "
+             "ratio ONNX / TFLite (vs ONNX fp32) | acc torch | acc ONNX fp32 | acc ONNX int8 | "
+             "acc TFLite int8 | int8 agreement ONNX / TFLite (min over folds) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summary.items():
         rows = s["latency"]["rows"]
         b = {k.split(" ")[1]: r.get("bytes") for k, r in rows.items() if k.startswith("edge ")}
+        # the sizes are those of the bundle of the latency fold (the last subject, run 12)
         acc = [f"{s[k]:.3f}" if k in s else "-" for k in
                ("acc_torch", "acc_onnx_fp32", "acc_onnx_int8", "acc_tflite_int8")]
-        lines.append(f"| {name} | {s['latency']['parameters']} | {b.get(f'{name}_fp32')} | "
-                     f"{b.get(f'{name}_int8')} ({'/'.join(s['onnx_int8_schemes'])}) | "
-                     f"{b.get(f'{name}_tflite_int8', '-')} | {' | '.join(acc)} | "
+        b32, b8, bt = (b.get(f"{name}_{k}") for k in ("fp32", "int8", "tflite_int8"))
+        ratio = f"{b32 / b8:.2f} / " + (f"{b32 / bt:.2f}" if bt else "-")
+        lines.append(f"| {name} | {s['latency']['parameters']} | {b32} | "
+                     f"{b8} ({'/'.join(s['onnx_int8_schemes'])}) | "
+                     f"{bt or '-'} | {ratio} | {' | '.join(acc)} | "
                      f"{s.get('onnx_int8_min_agreement', float('nan')):.3f} / "
                      f"{s.get('tflite_int8_min_agreement', float('nan')):.3f} |")
     lines += ["", "| net | path | median ms | p95 ms | / torch | / BrainFlow | / 125 ms hop |",
