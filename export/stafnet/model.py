@@ -36,11 +36,14 @@ Ablations (Table 4) are config options (:data:`export.stafnet.config.ABLATIONS`)
 additive (w/ AF) or concatenation (w/ CF) fusion.
 
 What differs from the paper, and why: the input is band-passed EEG, not per-band features; the
-graph module lifts each electrode with a learnt temporal filter bank (``K`` = 0.15 s) and pools
-time before the graph layers, and the spatial features reach the fusion as one d-wide token per
-pooled time step (a learnt read-out over electrodes), so spatial and temporal tokens share a
-shape; sizes are small (default ~30k parameters, of which C*C is the adjacency) because 30
-training trials per subject is what motor-imagery calibration gives.
+graph module lifts each electrode with a learnt temporal filter bank (``K`` = 0.15 s) and both
+modules pool time as log band power (square, 100 ms average, log: ShallowConvNet's envelope;
+with ELU + average pooling instead, ``envelope="elu"``, the net stayed at chance on S007 for
+30 epochs) before the graph layers and the attention, and the spatial features reach the
+fusion as one d-wide token per pooled time step (a learnt read-out over electrodes), so spatial
+and temporal tokens share a shape; sizes are small (31,546 parameters at 64 x 320, of which
+C*C = 4,096 are the adjacency) because 30 training trials per subject is what motor-imagery
+calibration gives.
 """
 
 from __future__ import annotations
