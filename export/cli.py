@@ -19,13 +19,16 @@ from export.commands import (
     fgsft,
     playback,
     report,
+    riemann,
     signing,
+    stafnet,
     stffda,
 )
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
-COMMANDS = (fgsft, stffda, eegnet, evaluate, report, playback, convert, signing, demo)
+COMMANDS = (fgsft, riemann, stffda, eegnet, stafnet, evaluate, report, playback, convert, signing,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

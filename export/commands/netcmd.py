@@ -57,13 +57,14 @@ def add_net_parser(sub: argparse._SubParsersAction, name: str, help: str, descri
     return p
 
 
-def add_export_args(p: argparse.ArgumentParser, epochs: int = 200, patience: int = 40) -> None:
+def add_export_args(p: argparse.ArgumentParser, epochs: int = 200, patience: int = 40,
+                    lr: float = 1e-3) -> None:
     """Training, pooling, alignment and export arguments."""
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=positive_int, default=epochs, help=f"max epochs ({epochs})")
     t.add_argument("--patience", type=positive_int, default=patience,
                    help=f"early-stopping patience ({patience})")
-    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--lr", type=positive_float, default=lr, help=f"AdamW learning rate ({lr:g})")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=positive_int, default=1,
                    help="torch threads (1: deterministic)")
@@ -79,9 +80,10 @@ def add_export_args(p: argparse.ArgumentParser, epochs: int = 200, patience: int
                    help="Euclidean alignment (He & Wu 2020): whiten every subject's windows by "
                         "its own mean spatial covariance before training; the whitener goes "
                         "into the bundle and the edge applies it before the model")
-    t.add_argument("--online-align", type=positive_float, metavar="SECONDS",
-                   help="with --align: the edge's whitener follows the wearer's recent windows "
-                        "over this horizon (unsupervised, reset on faults)")
+    t.add_argument("--adapt-horizon", type=non_negative_float, default=0.0, metavar="SECONDS",
+                   help="with --align: the runtime's default online adaptation, the whitener "
+                        "follows the wearer's recent windows over this horizon (no labels, "
+                        "reset on faults); 0 (default) keeps the calibration whitener")
     p.add_argument("--tflite", choices=("auto", "on", "off"), default="auto",
                    help="TFLite int8 export: auto (if the litert extra is installed), on, off")
     p.add_argument("--tflite-scheme", default="dynamic_wi8_afp32",
@@ -113,8 +115,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.finetune and "{subject}" not in args.output:
         raise DataError("--finetune writes one bundle per subject: put {subject} in -o, e.g. "
                         "-o 'build/{subject}.mibundle'")
-    if getattr(args, "online_align", None) and not args.align:
-        raise DataError("--online-align adapts the alignment's reference: add --align")
+    if args.adapt_horizon > 0 and not args.align:
+        raise DataError("--adapt-horizon adapts the alignment's reference: add --align")
 
 
 def _train_all(args: argparse.Namespace, targets: list[EpochSet], cfg: Any, tc: Any,
@@ -157,16 +159,14 @@ def run_net(args: argparse.Namespace, make_cfg: MakeCfg) -> int:
     cfg = make_cfg(targets[0], args)
     results = {}
     for ep, trained in zip(targets, _train_all(args, targets, cfg, tc, say), strict=True):
-        if getattr(args, "online_align", None):
-            trained.alignment = {**(trained.alignment or {}),
-                                 "online": {"horizon_s": float(args.online_align)}}
         out = args.output.replace("{subject}", ep.subjects[0]) if args.finetune else args.output
         prov = {"window_s": list(args.window),
                 "pretrained_on": [p.name for p in (args.pretrain or [])] or
                 ([p.name for p in args.data] if args.finetune else None)}
         path, summary = write_net(out, args.name, trained, ep, tuple(args.window), tc,
                                   tflite=args.tflite, tflite_scheme=args.tflite_scheme,
-                                  provenance=prov, progress=say, sign_key=args.sign_key)
+                                  provenance=prov, progress=say, sign_key=args.sign_key,
+                                  adapt_horizon_s=args.adapt_horizon)
         results[str(path)] = {"decoders": summary, "epochs": trained.history.get("epochs"),
                               "val_run": trained.history.get("val_run"),
                               "best_val_acc": trained.history.get("best_val_acc"),

@@ -26,12 +26,12 @@ def alignment_of(windows: np.ndarray) -> dict[str, Any]:
         ``method`` ("euclidean"), ``whitener`` (C x C, nested lists), ``reference`` (R),
         ``n_windows``.
     """
-    from edge.alignment import reference_mean, whitener
+    from edge.alignment import reference_mean, trial_covariances, whitener
 
     windows = np.asarray(windows, dtype=np.float64)
     if windows.ndim != 3 or len(windows) < 2:
         raise ValueError(f"alignment needs at least two windows (n, C, T), got {windows.shape}")
-    ref = reference_mean(windows)
+    ref = reference_mean(trial_covariances(windows), "euclid")
     w = whitener(ref)
     return {"method": "euclidean", "reference": np.asarray(ref).tolist(),
             "whitener": np.asarray(w).tolist(), "n_windows": int(len(windows))}

@@ -159,7 +159,8 @@ def _calib_and_check(trained: Trained, ep_wide: EpochSet, n_samples: int, tc: Tr
 
 
 def _net_spec(m: dict[str, Any], member: str, window: tuple[float, float], trained: Trained,
-              tc: TrainConfig, hist: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
+              tc: TrainConfig, hist: dict[str, Any], class_names: list[str],
+              adapt_horizon_s: float = 0.0) -> dict[str, Any]:
     """The manifest entry of one exported model (a :class:`DecoderSpec`, as JSON)."""
     ext = "tflite" if m["kind"] == "tflite" else "onnx"
     extra: dict[str, Any] = {
@@ -199,19 +200,20 @@ def _net_spec(m: dict[str, Any], member: str, window: tuple[float, float], train
         window=WindowSpec(float(window[0]), float(window[1]), cfg.n_samples),
         preprocessing=trained.prep.to_dict(),
         params={"model": entry.title, "net": entry.name,
-                "architecture": cfg.to_dict(), "training": tc.to_dict(), "history": hist},
+                "architecture": cfg.to_dict(), "training": tc.to_dict(), "history": hist,
+                **({"adapt_horizon_s": float(adapt_horizon_s)} if trained.alignment else {})},
         extra=extra,
     ).to_dict()
 
 
 def write_net(bundle: str | Path, prefix: str, trained: Trained, ep_wide: EpochSet,
-                 window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
-                 tflite_scheme: str = "dynamic_wi8_afp32",
-                 provenance: dict[str, Any] | None = None,
-                 progress: Progress | None = None,
-                 sign_key=None) -> tuple[Path, dict[str, Any]]:
+              window: tuple[float, float], tc: TrainConfig, *, tflite: str = "auto",
+              tflite_scheme: str = "dynamic_wi8_afp32",
+              provenance: dict[str, Any] | None = None, progress: Progress | None = None,
+              sign_key=None, adapt_horizon_s: float = 0.0) -> tuple[Path, dict[str, Any]]:
     """Export and add the decoders to a (new or existing) bundle (signed with ``sign_key``, an
-    Ed25519 private key or its PEM path, if given).
+    Ed25519 private key or its PEM path, if given). ``adapt_horizon_s``: with an aligned net,
+    the runtime's default online-adaptation horizon (0: off).
 
     Returns
     -------
@@ -239,7 +241,8 @@ def write_net(bundle: str | Path, prefix: str, trained: Trained, ep_wide: EpochS
         name = f"{prefix}_{suffix}"
         ext = "tflite" if m["kind"] == "tflite" else "onnx"
         member = writer.add_member(f"{name}.{ext}", m["bytes"])
-        spec = _net_spec(m, member, window, trained, tc, hist, ep_wide.class_names)
+        spec = _net_spec(m, member, window, trained, tc, hist, ep_wide.class_names,
+                         adapt_horizon_s)
         writer.add_decoder(name, spec, base_prov)
         summary[name] = {"kind": m["kind"], "bytes": len(m["bytes"]),
                          "quantization": m["quantization"].get("scheme"),

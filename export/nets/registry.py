@@ -25,6 +25,10 @@ def _same(net: nn.Module) -> nn.Module:
     return net
 
 
+def _same_cfg(cfg: Any, windows: Any) -> Any:
+    return cfg
+
+
 @dataclass(frozen=True)
 class NetEntry:
     """One registered net.
@@ -50,6 +54,10 @@ class NetEntry:
         ONNX node-name substrings kept in float by the int8 schemes (sensitive layers).
     brainflow : bool
         Whether the fp32 ONNX is meant for BrainFlow's ``MLModel`` (opset <= 16, IR <= 8).
+    fit_config : callable
+        ``fit_config(cfg, windows) -> cfg``: the config completed from the preprocessed
+        training windows (n, C, T) before the net is built, e.g. STAFNet's data-derived
+        adjacency. Default: unchanged.
     """
 
     name: str
@@ -62,6 +70,7 @@ class NetEntry:
     onnx_schemes: tuple[str, ...] = ("dynamic", "static", "weight_only")
     int8_exclude: tuple[str, ...] = ()
     brainflow: bool = True
+    fit_config: Callable[[Any, Any], Any] = _same_cfg
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,6 +88,8 @@ def _builtin() -> None:
     if _NETS:
         return
     from export.nets.eegnet import EEGNet, EEGNetConfig
+    from export.stafnet.config import STAFNetConfig
+    from export.stafnet.model import STAFNet
     from export.stffda.model import STFFDAConfig, STFFDANet
 
     register(NetEntry("stffda", STFFDAConfig, STFFDANet,
@@ -86,6 +97,13 @@ def _builtin() -> None:
                       tflite_form=lambda net: net.unrolled(),  # type: ignore[operator]
                       producer="mi-edge export.stffda",
                       onnx_schemes=("dynamic", "static", "static_dynlstm")))
+    register(NetEntry("stafnet", STAFNetConfig, STAFNet,
+                      "STAFNet (adaptive graph convolution + temporal self-attention + "
+                      "cross-attention fusion)",
+                      onnx_form=lambda net: net.export_form(),  # type: ignore[operator]
+                      tflite_form=lambda net: net.export_form(),  # type: ignore[operator]
+                      producer="mi-edge export.stafnet",
+                      fit_config=lambda cfg, windows: cfg.with_adjacency_from(windows)))
     register(NetEntry("eegnet", EEGNetConfig, EEGNet,
                       "EEGNet-8,2 (temporal conv, depthwise spatial conv, separable conv)",
                       producer="mi-edge export.nets.eegnet"))

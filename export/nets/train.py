@@ -258,6 +258,7 @@ def _fit(cfg: Any, data: CropSet, tc: TrainConfig, *, init: dict | None = None,
     """Early stopping on the last run of ``data``, then (``tc.refit``) retrain on all of it."""
     t0 = time.perf_counter()
     lr = tc.lr if lr is None else lr
+    cfg = entry_for(cfg).fit_config(cfg, data.windows)  # e.g. a data-derived adjacency
     runs = np.unique(data.runs)
     val_run = int(runs[-1]) if len(runs) >= 2 else None
 
