@@ -101,9 +101,7 @@ def _score(p: np.ndarray, y: np.ndarray) -> dict:
 def _int8(trained, xt: np.ndarray, y: np.ndarray) -> dict:
     from export.nets.onnx_export import export_onnx
     from export.nets.quantize import quantize_onnx, run_onnx
-    from export.stafnet.registration import ensure_registered
 
-    ensure_registered()
     fp32 = export_onnx(trained.net, form=trained.net.export_form())
     q = quantize_onnx(fp32, "dynamic")
     p32, p8 = run_onnx(fp32, xt), run_onnx(q, xt)

@@ -142,9 +142,7 @@ def test_onnx_export_matches_torch_for_every_variant(s007_wide):
     from export.nets.onnx_export import check_against_torch, export_onnx, onnx_io
     from export.stafnet.config import ABLATIONS, variant
     from export.stafnet.model import STAFNet
-    from export.stafnet.registration import ensure_registered
 
-    ensure_registered()
     x = _windows(s007_wide, 4)
     # the static variants' graph is the full net's with another constant adjacency
     for name in [n for n in ABLATIONS if not n.startswith("static")]:
@@ -157,17 +155,22 @@ def test_onnx_export_matches_torch_for_every_variant(s007_wide):
         assert check_against_torch(net, model, x) < 1e-4, name
 
 
-def test_registry_builds_stafnet(s007_wide):
-    from export.nets.registry import build, get
+def test_registry_builds_stafnet_and_fits_a_data_adjacency(s007_wide):
+    """The net registry builds STAFNet from its config; a PLI adjacency is fitted from training
+    windows and survives the config's dict round trip (the bundle's record)."""
+    from export.nets.registry import build, get, names
     from export.stafnet.model import STAFNet
-    from export.stafnet.registration import ensure_registered
 
-    ensure_registered()
-    assert {"stffda", "eegnet", "stafnet"} <= set(__import__(
-        "export.nets.registry", fromlist=["names"]).names())
+    assert "stafnet" in names()
+    entry = get("stafnet")
     cfg = _base(s007_wide)
     assert isinstance(build(cfg), STAFNet)
-    assert get("stafnet").config.from_dict(cfg.to_dict()) == cfg
+    assert entry.config.from_dict(cfg.to_dict()) == cfg
+    pli = entry.fit_config(_base(s007_wide, graph="static", adjacency="pli"),
+                           _windows(s007_wide, 4))
+    assert pli.adjacency_matrix is not None and not pli.needs_data
+    back = entry.config.from_dict(pli.to_dict())
+    assert np.allclose(back.initial_adjacency(), pli.initial_adjacency(), atol=1e-5)
 
 
 def test_learns_the_separable_subject(trained):
@@ -189,9 +192,7 @@ def test_int8_onnx_agrees_with_fp32_on_held_out_crops(trained):
     compute): decisions and posteriors within STFF-DA's bounds on every crop of run 12."""
     from export.nets.onnx_export import export_onnx
     from export.nets.quantize import quantize_onnx, run_onnx
-    from export.stafnet.registration import ensure_registered
 
-    ensure_registered()
     m, crops, y_crops, _, _ = trained
     fp32 = export_onnx(m.net, form=m.net.export_form())
     p32 = run_onnx(fp32, crops)
@@ -218,9 +219,7 @@ def test_tflite_int8_agrees_with_fp32(trained):
     moved a posterior by 0.088 (STFF-DA's bound is 0.08); weight-only int8 holds both."""
     from export.nets.tflite_export import export_tflite_fp32, quantize_tflite, run_tflite
     from export.nets.train import predict_proba
-    from export.stafnet.registration import ensure_registered
 
-    ensure_registered()
     m, crops, _, _, _ = trained
     t32 = export_tflite_fp32(m.net)
     p_ref = predict_proba(m.net, crops)
