@@ -3,6 +3,7 @@ imagery: :mod:`export.stafnet.model` (the net, paper sections), :mod:`export.sta
 (hyper-parameters and ablations), :mod:`export.stafnet.adjacency` (electrode graphs)."""
 
 from export.stafnet.config import ABLATIONS, STAFNetConfig, variant
-from export.stafnet.model import STAFNet, build_stafnet, n_parameters
+from export.stafnet.model import INT8_EXCLUDE, STAFNet, build_stafnet, n_parameters
 
-__all__ = ["ABLATIONS", "STAFNetConfig", "STAFNet", "build_stafnet", "n_parameters", "variant"]
+__all__ = ["INT8_EXCLUDE", "ABLATIONS", "STAFNetConfig", "STAFNet", "build_stafnet", "n_parameters",
+           "variant"]

@@ -15,6 +15,7 @@ All return a symmetric (C, C) float32 matrix with entries in [0, 1] and a unit d
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import hilbert
@@ -40,17 +41,22 @@ def electrode_positions(ch_names: Sequence[str]) -> np.ndarray:
     ValueError
         Naming every electrode the montage does not know.
     """
-    import mne  # export-side dependency
-
-    builtin = mne.channels.get_builtin_montages()
-    name = "colin27_1005" if "colin27_1005" in builtin else "standard_1005"
-    pos = {_alias(k): v for k, v in
-           mne.channels.make_standard_montage(name).get_positions()["ch_pos"].items()}
+    pos = _montage()
     missing = [c for c in ch_names if _alias(c) not in pos]
     if missing:
         raise ValueError(f"no 10-05 position for electrodes {missing}: use a correlation or "
                          f"PLI adjacency (adjacency='correlation'/'pli') for this montage")
     return np.array([pos[_alias(c)] for c in ch_names], dtype=np.float64)
+
+
+@lru_cache(maxsize=1)
+def _montage() -> dict[str, np.ndarray]:
+    import mne  # export-side dependency
+
+    builtin = mne.channels.get_builtin_montages()
+    name = "colin27_1005" if "colin27_1005" in builtin else "standard_1005"
+    return {_alias(k): v for k, v in
+            mne.channels.make_standard_montage(name).get_positions()["ch_pos"].items()}
 
 
 def distance_adjacency(ch_names: Sequence[str]) -> np.ndarray:

@@ -18,9 +18,7 @@ import numpy as np
 from torch import nn
 
 from export.data import EpochSet
-from export.stafnet.config import STAFNetConfig
-from export.stafnet.model import STAFNet
-from export.stffda.train import (
+from export.nets.train import (
     CropSet,
     Progress,
     TrainConfig,
@@ -30,6 +28,8 @@ from export.stffda.train import (
     epochs_to_crops,
     fit_scale,
 )
+from export.stafnet.config import STAFNetConfig
+from export.stafnet.model import STAFNet
 
 __all__ = ["train_stafnet", "train_stafnet_pooled", "finetune_stafnet", "fit_on_crops"]
 
