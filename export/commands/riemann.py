@@ -49,10 +49,11 @@ Training takes a few seconds per band on two cores (a pool of 20 subjects: about
 
 def load_pool(files: list[Path], ep: EpochSet, window: tuple[float, float],
               sfreq: float | None, event_map, rest,
-              progress: Callable[[str], None] = lambda _m: None
+              progress: Callable[[str], None] = lambda _m: None, by: str = "subject"
               ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
     """Other subjects' trials with the target's channels, classes, window and rate: one
-    ``(X, y)`` per subject (its files together), and the subject ids."""
+    ``(X, y)`` per subject (its files together; ``by="run"``: per run, each re-centered on
+    its own), and the subject ids."""
     by_subject: dict[str, list[EpochSet]] = {}
     classes = list(ep.class_names)
     for path in files:
@@ -65,8 +66,10 @@ def load_pool(files: list[Path], ep: EpochSet, window: tuple[float, float],
         if key in ep.subjects:
             raise DataError(f"{path}: subject {key} is the target; the pool holds other people")
         by_subject.setdefault(key, []).append(pe)
-    pool = [(np.concatenate([p.X for p in eps]), np.concatenate([p.y for p in eps]))
-            for eps in by_subject.values()]
+    merged = [(np.concatenate([p.X for p in eps]), np.concatenate([p.y for p in eps]),
+               np.concatenate([p.runs for p in eps])) for eps in by_subject.values()]
+    pool = [(X, y) for X, y, _ in merged] if by == "subject" else \
+        [(X[runs == r], y[runs == r]) for X, y, runs in merged for r in np.unique(runs)]
     progress(f"pool: {len(pool)} subjects, {sum(len(y) for _, y in pool)} trials")
     return pool, list(by_subject)
 
@@ -102,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         require_trials(ep)
     progress(f"loaded {len(ep.y)} trials, {len(ep.ch_names)} channels, {ep.sfreq:g} Hz, "
              f"window {ep.tmin:g}..{ep.tmax:g} s, runs {sorted(set(ep.runs.tolist()))}")
-    pool, pool_ids = (load_pool(args.pool, ep, window, args.sfreq, events, rest, progress)
-                      if args.pool else ([], []))
+    pool, pool_ids = (load_pool(args.pool, ep, window, args.sfreq, events, rest, progress,
+                                args.recenter_by) if args.pool else ([], []))
 
     def train(sub: EpochSet) -> RiemannClassifier:
         X = sub.X[:0] if args.pool_only else sub.X
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                                 C=args.C, align=args.align, pool=pool or None,
                                 target_weight=args.target_weight, metric=args.metric)
         try:
-            return clf.fit(X, y)
+            return clf.fit(X, y, sub.groups[:len(X)] if args.recenter_by == "run" else None)
         except ValueError as exc:
             raise DataError(str(exc)) from None
 
@@ -172,6 +175,9 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="inverse L2 strength of the logistic regression (1.0)")
     g.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
                    help="re-center each subject's covariances to its own mean (default on)")
+    g.add_argument("--recenter-by", choices=("subject", "run"), default="subject",
+                   help="re-center each subject's trials together (default) or each run on "
+                        "its own (a session's shift removed as the runtime's adaptation does)")
     g.add_argument("--metric", choices=("riemann", "euclid"), default="riemann",
                    help="mean of the re-centering references (riemann)")
     g.add_argument("--pool", nargs="+", type=Path, metavar="FILE",
