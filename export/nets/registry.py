@@ -89,7 +89,7 @@ def _builtin() -> None:
         return
     from export.nets.eegnet import EEGNet, EEGNetConfig
     from export.stafnet.config import STAFNetConfig
-    from export.stafnet.model import STAFNet
+    from export.stafnet.model import INT8_EXCLUDE, STAFNet
     from export.stffda.model import STFFDAConfig, STFFDANet
 
     register(NetEntry("stffda", STFFDAConfig, STFFDANet,
@@ -103,11 +103,12 @@ def _builtin() -> None:
                       onnx_form=lambda net: net.export_form(),  # type: ignore[operator]
                       tflite_form=lambda net: net.export_form(),  # type: ignore[operator]
                       producer="mi-edge export.stafnet",
+                      # INT8_EXCLUDE: h3's per-node measurement (64 electrodes, S002); and
                       # measured per node (node_sensitivity, weight_only, Cyton montage, S001
                       # run 4 held out): int8 weights of the temporal module's projection alone
                       # changed 4 % of the decisions (max |dp| 0.125); kept float, the whole net
                       # agreed on 99.6 % (max |dp| 0.025) at 2.98x smaller
-                      int8_exclude=("temporal/project",),
+                      int8_exclude=(*INT8_EXCLUDE, "temporal/project"),
                       fit_config=lambda cfg, windows: cfg.with_adjacency_from(windows)))
     register(NetEntry("eegnet", EEGNetConfig, EEGNet,
                       "EEGNet-8,2 (temporal conv, depthwise spatial conv, separable conv)",
