@@ -67,16 +67,20 @@ def reference_fns(bundle, fp32_name: str, net=None):
     )
 
     from edge.decoders import load_decoder
-    from export.stffda.model import STFFDAConfig, STFFDANet
+    from export.nets.registry import get
 
     spec = bundle.decoder_spec(fp32_name)
     dec32 = load_decoder(bundle, fp32_name)
+    entry = get(spec["params"].get("net", "stffda"))  # bundles before the registry: STFF-DA
     net = (net if net is not None
-           else STFFDANet(STFFDAConfig.from_dict(spec["params"]["architecture"]))).eval()
+           else entry.builder(entry.config.from_dict(spec["params"]["architecture"]))).eval()
+
+    def prep(w):  # the decoder's preprocessing (and alignment, if the net was trained so)
+        return dec32.model_input(w[None])
 
     def torch_fn(w):
         with torch.inference_mode():
-            return torch.softmax(net(torch.from_numpy(dec32.prep(w)[None])), 1).numpy()[0]
+            return torch.softmax(net(torch.from_numpy(prep(w))), 1).numpy()[0]
 
     params = BrainFlowModelParams(BrainFlowMetrics.USER_DEFINED.value,
                                   BrainFlowClassifiers.ONNX_CLASSIFIER.value)
@@ -86,7 +90,7 @@ def reference_fns(bundle, fp32_name: str, net=None):
     bf.prepare()
 
     def brainflow_fn(w):
-        return bf.predict(dec32.prep(w).astype(np.float64).ravel())
+        return bf.predict(prep(w).astype(np.float64).ravel())
 
     return torch_fn, brainflow_fn, bf.release
 

@@ -14,18 +14,21 @@ from edge.cli_main import run_command
 from export.commands import (
     convert,
     demo,
+    eegnet,
     evaluate,
     fgsft,
     playback,
     report,
     riemann,
     signing,
+    stafnet,
     stffda,
 )
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
-COMMANDS = (fgsft, riemann, stffda, evaluate, report, playback, convert, signing, demo)
+COMMANDS = (fgsft, riemann, stffda, eegnet, stafnet, evaluate, report, playback, convert, signing,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,6 +89,87 @@ def test_check_works_before_brainflow_is_built():
     assert "check rc 0" in r.stdout
 
 
+def _net_bundle(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    """Every registered net (EEGNet, STFF-DA, STAFNet when registered), briefly trained on S007
+    runs 4 and 8 (EEGNet with Euclidean alignment), exported into one bundle; torch's
+    probabilities on run 12 by net name."""
+    import importlib.util
+
+    from export.data import load_epochs
+    from export.nets.align import align_windows
+    from export.nets.bundle import write_net
+    from export.nets.registry import get, names
+    from export.nets.train import TrainConfig, predict_proba, train
+
+    has_litert = all(importlib.util.find_spec(m) is not None
+                     for m in ("ai_edge_litert", "litert_torch", "ai_edge_quantizer"))
+    ep = load_epochs([S007], window=(0.25, 2.75), runs=[4, 8])
+    test = load_epochs([S007], window=(0.5, 2.5), runs=[12])
+    tc = TrainConfig(max_epochs=3, min_epochs=1, patience=2, refit=False, seed=0)
+    path, torch_p = tmp_path / "nets.mibundle", {}
+    for name in names():
+        cfg = _small_config(name, get(name).config, ep)
+        trained = train(ep, cfg, tc, band=(4.0, 40.0), align=name == "eegnet")
+        write_net(path, name, trained, ep, (0.5, 2.5), tc, tflite="on" if has_litert else "off",
+                  adapt_horizon_s=10.0 if name == "eegnet" else 0.0)
+        Z = trained.prep(test.X)
+        torch_p[name] = predict_proba(trained.net, Z if trained.whitener is None else
+                                      align_windows(Z, trained.whitener))
+    return path, torch_p
+
+
+def _small_config(name: str, config: type, ep) -> object:
+    """A fast configuration of each net at 64 channels x 320 samples, 160 Hz."""
+    if name == "stffda":
+        return config(64, 320, n_filters=4, hidden=8)
+    if name == "stafnet":
+        return config(64, 320, sfreq=ep.sfreq, ch_names=tuple(ep.ch_names))
+    return config(64, 320, kernel_size=80)
+
+
+def test_edge_decodes_every_net_without_torch(tmp_path):
+    """EEGNet (aligned, with online adaptation), STFF-DA and STAFNet bundles: ONNX fp32, ONNX
+    int8 and TFLite int8 decoders run with torch, sklearn and export blocked, and agree with
+    torch (fp32 within 1e-4, int8 within 0.05)."""
+    import numpy as np
+
+    path, torch_p = _net_bundle(tmp_path)
+    out = tmp_path / "edge_nets.npz"
+    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
+        f"""
+        import numpy as np
+        from edge.bundle import open_bundle
+        from edge.decoders import load_decoder
+        b = open_bundle({str(path)!r})
+        raw = np.load({str(S007)!r})
+        X = raw["X"][raw["run"] == 12][:, :, 160:480].astype(float)
+        res = {{}}
+        for name in b.decoder_names:
+            dec = load_decoder(b, name)
+            res[name] = dec.predict_proba(X)
+            if dec.whitener is not None:
+                dec.set_adaptation(None, 0.125)
+                res[name + "@adapt"] = dec.predict_proba(X)
+                dec.reset_adaptation()
+        np.savez({str(out)!r}, **res)
+        for mod in {FORBIDDEN!r}:
+            assert mod not in sys.modules, mod
+        print("edge ok", sorted(res))
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = np.load(out)
+    for net, p_torch in torch_p.items():
+        names = [n for n in got.files if n.split("_")[0] == net]
+        assert f"{net}_fp32" in names and f"{net}_int8" in names, got.files
+        for n in names:
+            bound = 1e-4 if n.endswith("fp32") else 0.05
+            assert np.max(np.abs(got[n] - p_torch)) <= bound, (n, np.max(np.abs(got[n] - p_torch)))
+    assert "eegnet_fp32@adapt" in got.files
+
+
 def test_edge_decodes_riemann_without_sklearn_or_pyriemann(tmp_path):
     """The riemann kind (and its online adaptation) runs on numpy/scipy alone, and gives the
     exporter's probabilities."""

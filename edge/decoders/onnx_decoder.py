@@ -1,4 +1,4 @@
-"""Neural decoders run by ONNX Runtime (kind ``onnx``): STFF-DA fp32 and int8.
+"""Neural decoders run by ONNX Runtime (kind ``onnx``): STFF-DA, EEGNet, STAFNet, fp32 and int8.
 
 A window (channels x samples, µV, the bundle's channels at its rate) goes through the bundle's
 :class:`edge.preprocessing.Preprocessing` (the very code the exporter trained with) and then
@@ -39,8 +39,10 @@ class OnnxDecoder(NeuralDecoder):
     kind = "onnx"
 
     def __init__(self, name: str, classes: list[str], prep: Preprocessing, n_channels: int,
-                 n_samples: int, tmin: float, model: bytes | str, threads: int = 1):
-        super().__init__(name, classes, prep, n_channels, n_samples, tmin)
+                 n_samples: int, tmin: float, model: bytes | str, threads: int = 1,
+                 whitener: np.ndarray | None = None, adapt_horizon_s: float = 0.0):
+        super().__init__(name, classes, prep, n_channels, n_samples, tmin, whitener,
+                         adapt_horizon_s)
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -64,7 +66,7 @@ class OnnxDecoder(NeuralDecoder):
                     threads: int | None = None) -> OnnxDecoder:
         p = NeuralSpec.resolve(bundle, name, spec)
         return cls(name, p.classes, p.prep, p.n_channels, p.n_samples, p.tmin, p.model,
-                   threads=threads or default_threads())
+                   threads=threads or default_threads(), **p.alignment)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.input_name: x[None]})[0]

@@ -1,4 +1,4 @@
-"""Neural decoders run by a TFLite interpreter (kind ``tflite``): STFF-DA through LiteRT.
+"""Neural decoders run by a TFLite interpreter (kind ``tflite``): the nets through LiteRT.
 
 The interpreter is ``tflite_runtime`` when installed and working (the classic Pi wheel),
 otherwise ``ai_edge_litert`` (works with numpy 2 and on aarch64, SPEC section 4): tflite-runtime
@@ -113,8 +113,10 @@ class TFLiteDecoder(NeuralDecoder):
     kind = "tflite"
 
     def __init__(self, name: str, classes: list[str], prep: Preprocessing, n_channels: int,
-                 n_samples: int, tmin: float, model: bytes | str | Path, threads: int = 1):
-        super().__init__(name, classes, prep, n_channels, n_samples, tmin)
+                 n_samples: int, tmin: float, model: bytes | str | Path, threads: int = 1,
+                 whitener: np.ndarray | None = None, adapt_horizon_s: float = 0.0):
+        super().__init__(name, classes, prep, n_channels, n_samples, tmin, whitener,
+                         adapt_horizon_s)
         self.runner = TFLiteRunner(model, threads)
         if self.runner.input_shape[1:] != (n_channels, n_samples):
             raise BundleError(f"decoder {name}: model input {self.runner.input_shape}, the "
@@ -127,7 +129,7 @@ class TFLiteDecoder(NeuralDecoder):
                     threads: int | None = None) -> TFLiteDecoder:
         p = NeuralSpec.resolve(bundle, name, spec)
         return cls(name, p.classes, p.prep, p.n_channels, p.n_samples, p.tmin, p.model,
-                   threads=threads or default_threads())
+                   threads=threads or default_threads(), **p.alignment)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.runner(x)
