@@ -78,14 +78,17 @@ def _components(acc: dict[str, list], done: list[int], subjects: list[str]) -> N
     full = np.array([acc["stafnet"][i] for i in done])
     print(f"\nContribution of each component (STAFNet minus the ablation, mean over "
           f"{len(done)} subjects: {', '.join(subjects[i] for i in done)}):\n")
-    print("| variant | mean accuracy | STAFNet minus variant | subjects better / worse / equal |")
+    print("| variant | mean accuracy | STAFNet minus variant (paired SE) | "
+          "subjects better / worse / equal |")
     print("|---|---:|---:|---:|")
     for c, what in ABLATION_ROWS.items():
         if c not in acc:
             continue
         a = np.array([acc[c][i] for i in done])
         d = full - a
-        print(f"| {what} | {a.mean():.3f} | {d.mean():+.3f} | {int(np.sum(d > 1e-9))} / "
+        se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+        mean = 0.0 if abs(d.mean()) < 5e-4 else float(d.mean())
+        print(f"| {what} | {a.mean():.3f} | {mean:+.3f} ({se:.3f}) | {int(np.sum(d > 1e-9))} / "
               f"{int(np.sum(d < -1e-9))} / {int(np.sum(np.abs(d) <= 1e-9))} |")
 
 
