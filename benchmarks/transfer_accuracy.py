@@ -1,0 +1,304 @@
+"""Transfer and automatic choice on eegmmidb left/right: every method, the same splits.
+
+The 24 left/right subjects in ``../shared/data`` (S001-S023: runs 4, 8, 12; S024: two runs),
+leave-one-run-out, analysed window 0.5-2.5 s after the cue (``benchmarks/fgsft_accuracy.py``'s
+splits and window). For each held-out run every method is trained on the subject's other runs:
+
+* ``csp_lda`` / ``ts_lr``: the peers (MNE CSP+LDA, pyRiemann tangent space + LR, 8-30 Hz);
+* the candidates of ``mi-export auto`` (:mod:`export.auto_candidates`): ``fgsft`` (fast grid),
+  ``riemann``, ``riemann_fb``, ``riemann_pooled`` (pool: every *other* subject, all runs),
+  ``stffda_pooled`` (pooled base per subject group: the subjects are cut into ``--groups``
+  groups and one base net is trained per group on the subjects of the *other* groups, then
+  fine-tuned on the target's training runs);
+* ``auto``: per held-out run, the candidate with the best inner cross-validation on the
+  training runs (leave-one-run-out among them: :func:`export.auto.score_candidate`, the
+  ranking ``mi-export auto`` writes), scored on the held-out run. Every candidate's inner score
+  and test result are cached, so ``auto`` is exactly the choice ``mi-export auto`` makes with
+  those candidates, without training twice.
+
+The held-out run is never seen by a method trained for it, nor by any pooled part (the pool
+never contains the target subject). Results are cached per (subject, fold, method) in
+``--cache`` (resumable: a rerun only trains what is missing).
+
+    nice -n 10 python benchmarks/transfer_accuracy.py --cache build/transfer_cache
+        [--subjects S001 S002] [--methods ...] [--auto-from riemann fgsft ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from export.auto import rank, score_candidate  # noqa: E402
+from export.auto_candidates import NET_MARGIN_S, crop, default_candidates  # noqa: E402
+from export.data import EpochSet, load_epochs  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data" / "eegmmidb"
+WINDOW = (0.5, 2.5)
+ALL = [f"S{i:03d}" for i in range(1, 25)]
+PEERS = ("csp_lda", "ts_lr")
+CANDIDATES = ("fgsft", "riemann", "riemann_fb", "riemann_pooled", "stffda_pooled")
+
+
+T0 = time.perf_counter()
+
+
+def say(msg: str) -> None:
+    print(f"[{time.perf_counter() - T0:6.0f}s] {msg}", file=sys.stderr, flush=True)
+
+
+class Data:
+    """Wide epochs (the nets' margin on each side) of every subject, loaded once."""
+
+    def __init__(self, subjects: list[str]):
+        self.eps: dict[str, EpochSet] = {}
+        self.subjects = subjects
+
+    def __getitem__(self, s: str) -> EpochSet:
+        if s not in self.eps:
+            self.eps[s] = load_epochs([SHARED / f"{s}_imagery_left_right.npz"],
+                                      window=(WINDOW[0] - NET_MARGIN_S, WINDOW[1] + NET_MARGIN_S))
+        return self.eps[s]
+
+
+def groups_of(subjects: list[str], k: int) -> dict[str, int]:
+    return {s: i * k // len(subjects) for i, s in enumerate(subjects)}
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, subject: str, fold: int, method: str) -> Path:
+        return self.root / f"{subject}_run{fold:02d}_{method}.json"
+
+    def get(self, subject: str, fold: int, method: str) -> dict | None:
+        p = self.path(subject, fold, method)
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def put(self, subject: str, fold: int, method: str, row: dict) -> None:
+        p = self.path(subject, fold, method)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(row))
+        tmp.replace(p)
+
+
+def peer_rows(ep: EpochSet, test: int) -> dict[str, dict]:
+    from fgsft_accuracy import peers
+
+    from edge.filterbank import bandpass
+
+    narrow = crop(ep, WINDOW)
+    x = bandpass(narrow.X, 8.0, 30.0, narrow.sfreq)
+    tr, te = ep.runs != test, ep.runs == test
+    out = {}
+    for name, make in peers().items():
+        t = time.perf_counter()
+        model = make().fit(x[tr], ep.y[tr])
+        out[name] = {"correct": int(np.sum(model.predict(x[te]) == ep.y[te])),
+                     "n": int(te.sum()), "train_s": time.perf_counter() - t}
+    return out
+
+
+class Pools:
+    """The candidates' pools: LOSO for the Riemannian pooled model (cheap), per group for the
+    net (its base is trained once per group and saved in the cache directory)."""
+
+    def __init__(self, data: Data, subjects: list[str], n_groups: int, cache: Path):
+        self.data, self.subjects, self.cache = data, subjects, cache
+        self.group = groups_of(subjects, n_groups)
+        self.bases: dict[int, object] = {}
+
+    def loso(self, target: str) -> list[EpochSet]:
+        return [self.data[s] for s in ALL if s != target and (SHARED / f"{s}_imagery_left_right"
+                                                              f".npz").exists()]
+
+    def net_pool(self, target: str) -> list[EpochSet]:
+        g = self.group[target]
+        return [self.data[s] for s in self.subjects if self.group[s] != g]
+
+    def net_base(self, target: str, cand) -> object:
+        import torch
+
+        g = self.group[target]
+        if g in self.bases:
+            return self.bases[g]
+        path = self.cache / f"stffda_base_group{g}.pt"
+        if path.exists():
+            self.bases[g] = torch.load(path, weights_only=False)
+        else:
+            t = time.perf_counter()
+            cand.prepare(say)
+            self.bases[g] = cand.base_
+            torch.save(cand.base_, path)
+            say(f"pooled STFF-DA base for group {g} ({len(cand.pool)} subjects): "
+                f"{time.perf_counter() - t:.0f} s")
+        return self.bases[g]
+
+
+def candidate(method: str, target: str, pools: Pools, grid: str):
+    pool = []
+    if method == "riemann_pooled":
+        pool = pools.loso(target)
+    elif method == "stffda_pooled":
+        pool = pools.net_pool(target)
+    (cand,) = default_candidates(WINDOW, pool, [method], fgsft_grid=grid)
+    if method == "stffda_pooled":
+        cand.base_ = pools.net_base(target, cand)
+    return cand
+
+
+def run_method(cand, ep: EpochSet, test: int) -> dict:
+    tr, te = ep.subset(ep.runs != test), ep.subset(ep.runs == test)
+    t = time.perf_counter()
+    cv = score_candidate(cand, tr, lambda m: None)
+    t_cv = time.perf_counter() - t
+    t = time.perf_counter()
+    model = cand.fit(tr, lambda m: None)
+    t_fit = time.perf_counter() - t
+    p = cand.predict_proba(model, te)
+    return {"correct": int(np.sum(p.argmax(1) == te.y)), "n": len(te.y),
+            "cv_accuracy": cv["cv_accuracy"], "cv_loglik": cv["cv_loglik"],
+            "train_s": t_fit, "cv_s": t_cv}
+
+
+def run_subject(s: str, args, data: Data, pools: Pools, cache: Cache) -> None:
+    ep = data[s]
+    for test in np.unique(ep.runs).tolist():
+        if any(cache.get(s, test, m) is None for m in PEERS) and "peers" in args.methods:
+            for name, row in peer_rows(ep, test).items():
+                cache.put(s, test, name, row)
+        for m in args.methods:
+            if m == "peers" or cache.get(s, test, m) is not None:
+                continue
+            row = run_method(candidate(m, s, pools, args.grid), ep, test)
+            cache.put(s, test, m, row)
+            say(f"{s} run {test} {m}: test {row['correct']}/{row['n']}, inner CV "
+                f"{row['cv_accuracy']:.3f}, fit {row['train_s']:.1f} s + CV {row['cv_s']:.1f} s")
+
+
+def collect(subjects: list[str], cache: Cache, auto_from: list[str], data: Data) -> list[dict]:
+    """Per subject: accuracy of every cached method over all its folds (None if any fold is
+    missing), and ``auto`` (the best inner CV among ``auto_from``, per fold)."""
+    rows = []
+    for s in subjects:
+        runs = np.unique(data[s].runs).tolist()
+        row: dict = {"subject": s, "n": 0, "auto_picks": []}
+        for m in PEERS + CANDIDATES + ("auto",):
+            folds = []
+            for test in runs:
+                if m == "auto":
+                    got = [cache.get(s, test, c) for c in auto_from]
+                    if any(g is None for g in got):
+                        folds = None
+                        break
+                    best = rank([{"cv_accuracy": g["cv_accuracy"], "cv_loglik": g["cv_loglik"],
+                                  "name": c} for g, c in zip(got, auto_from, strict=True)])[0]
+                    row["auto_picks"].append(best["name"])
+                    folds.append(got[auto_from.index(best["name"])])
+                else:
+                    f = cache.get(s, test, m)
+                    if f is None:
+                        folds = None
+                        break
+                    folds.append(f)
+            if folds:
+                row[m] = sum(f["correct"] for f in folds) / sum(f["n"] for f in folds)
+                row[m + "_cost_s"] = sum(f.get("train_s", 0) + f.get("cv_s", 0)
+                                         for f in folds) / len(folds)
+                row["n"] = sum(f["n"] for f in folds)
+        rows.append(row)
+    return rows
+
+
+def paired(rows: list[dict], a: str, b: str) -> dict | None:
+    from scipy.stats import wilcoxon
+
+    pairs = [(r[a], r[b]) for r in rows if a in r and b in r]
+    if len(pairs) < 2:
+        return None
+    d = np.array([x - y for x, y in pairs])
+    p = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+    return {"n": len(d), "wins": int(np.sum(d > 0)), "losses": int(np.sum(d < 0)),
+            "ties": int(np.sum(d == 0)), "mean_diff": float(d.mean()), "wilcoxon_p": p}
+
+
+def table(rows: list[dict], auto_from: list[str]) -> str:
+    cols = [c for c in PEERS + CANDIDATES + ("auto",) if any(c in r for r in rows)]
+    lines = ["| subject | trials | " + " | ".join(cols) + " | auto picks |",
+             "|---|---:|" + "---:|" * len(cols) + "---|"]
+    for r in rows:
+        cells = [f"{r[c]:.3f}" if c in r else "-" for c in cols]
+        picks = ", ".join(r["auto_picks"]) if "auto" in r else ""
+        lines.append(f"| {r['subject']} | {r['n']} | " + " | ".join(cells) + f" | {picks} |")
+    full = [r for r in rows if all(c in r for c in cols)]
+    if full:
+        means = [f"**{np.mean([r[c] for r in full]):.3f}**" for c in cols]
+        lines.append(f"| mean ({len(full)} subjects with every column) | | "
+                     + " | ".join(means) + " | |")
+    for c in cols:
+        have = [r[c] for r in rows if c in r]
+        if len(have) != len(full):
+            lines.append(f"| mean of {c} over its {len(have)} subjects | | "
+                         + " | ".join(f"{np.mean(have):.3f}" if k == c else "" for k in cols)
+                         + " | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--subjects", nargs="+", default=ALL)
+    ap.add_argument("--methods", nargs="+", default=["peers", *CANDIDATES],
+                    help="peers and/or candidates to train (cached ones are reused)")
+    ap.add_argument("--auto-from", nargs="+", default=list(CANDIDATES),
+                    help="the candidates auto chooses between")
+    ap.add_argument("--groups", type=int, default=4, help="subject groups for the pooled net")
+    ap.add_argument("--grid", default="fast", help="FGSFT grid (fast)")
+    ap.add_argument("--cache", type=Path, default=ROOT / "build" / "transfer_cache")
+    ap.add_argument("--report-only", action="store_true", help="print the table from the cache")
+    ap.add_argument("--json", type=Path, help="write the rows and comparisons here")
+    args = ap.parse_args(argv)
+    if not SHARED.is_dir():
+        print(f"benchmark data not found at {SHARED}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(1)
+    cache = Cache(args.cache)
+    data = Data(args.subjects)
+    pools = Pools(data, ALL, args.groups, args.cache)
+    if not args.report_only:
+        for s in args.subjects:
+            run_subject(s, args, data, pools, cache)
+    rows = collect(args.subjects, cache, args.auto_from, data)
+    print(f"leave-one-run-out accuracy, eegmmidb left/right, window {WINDOW[0]}-{WINDOW[1]} s; "
+          f"auto chooses among {', '.join(args.auto_from)} by inner CV on the training runs")
+    print(table(rows, args.auto_from))
+    comps = {f"auto_vs_{b}": paired(rows, "auto", b) for b in ("ts_lr", "csp_lda")}
+    for k, v in comps.items():
+        if v:
+            print(f"{k}: {v['wins']} wins, {v['losses']} losses, {v['ties']} ties of {v['n']}; "
+                  f"mean difference {v['mean_diff']:+.3f}, Wilcoxon p {v['wilcoxon_p']:.3g}")
+    costs = [r["auto_cost_s"] for r in rows if "auto_cost_s" in r]
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "paired": comps, "auto_from":
+                                         args.auto_from, "groups": args.groups}, indent=1))
+    if costs:
+        print(f"(per-fold training + inner CV of the chosen candidate: mean "
+              f"{np.mean(costs):.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
