@@ -11,11 +11,22 @@ import logging
 import sys
 
 from edge.cli_main import run_command
-from export.commands import auto, convert, demo, evaluate, fgsft, playback, report, signing, stffda
+from export.commands import (
+    auto,
+    convert,
+    demo,
+    eegnet,
+    evaluate,
+    fgsft,
+    playback,
+    report,
+    signing,
+    stffda,
+)
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
-COMMANDS = (fgsft, stffda, auto, evaluate, report, playback, convert, signing, demo)
+COMMANDS = (fgsft, stffda, eegnet, auto, evaluate, report, playback, convert, signing, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,30 +1,24 @@
 """Export a trained STFF-DA net to ONNX (fp32) that ONNX Runtime and BrainFlow both load.
 
-BrainFlow's ``MLModel`` ONNX classifier (5.x) accepts opset <= 16, IR version <= 8, one float
-input of fixed shape (SPEC section 4). We therefore export with the TorchScript exporter at
-opset 16, a fixed input ``(1, n_channels, n_samples)`` named ``eeg`` and one output
-``proba`` of shape ``(1, n_classes)`` (softmax probabilities), and stamp IR version 8 (opset
-16 needs IR 8, so the file is valid as such). Batch norm is folded into the convolutions by
-the exporter (eval mode), so the graph holds Conv, LSTM, MatMul/Gemm and elementwise ops.
+The generic exporter is :mod:`export.nets.onnx_export` (opset 16, IR 8, input ``eeg`` (1, C, T),
+output ``proba``); this module adds STFF-DA's choice of LSTM form.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
+from export.nets.onnx_export import (
+    INPUT_NAME,
+    IR_VERSION,
+    OPSET,
+    OUTPUT_NAME,
+    check_against_torch,
+    onnx_io,
+)
+from export.nets.onnx_export import export_onnx as _export_onnx
+from export.stffda.model import STFFDANet
 
-import numpy as np
-import onnx
-import torch
-
-from export.stffda.model import ProbabilityHead, STFFDANet
-
-__all__ = ["OPSET", "IR_VERSION", "INPUT_NAME", "OUTPUT_NAME", "export_onnx"]
-
-OPSET = 16
-IR_VERSION = 8
-INPUT_NAME = "eeg"
-OUTPUT_NAME = "proba"
+__all__ = ["OPSET", "IR_VERSION", "INPUT_NAME", "OUTPUT_NAME", "export_onnx", "onnx_io",
+           "check_against_torch"]
 
 
 def export_onnx(net: STFFDANet, *, unrolled_lstm: bool = False) -> bytes:
@@ -36,56 +30,5 @@ def export_onnx(net: STFFDANet, *, unrolled_lstm: bool = False) -> bytes:
     unrolled_lstm : bool
         Export the LSTM as matrix products (:class:`export.stffda.model.UnrolledLSTM`)
         instead of the ONNX ``LSTM`` op.
-
-    Returns
-    -------
-    bytes
-        A checked ONNX model, opset 16, IR 8, input ``eeg`` float32 (1, C, T), output
-        ``proba`` float32 (1, n_classes).
     """
-    cfg = net.cfg
-    src = net.unrolled() if unrolled_lstm else net
-    model = ProbabilityHead(src).eval()
-    dummy = torch.zeros(1, cfg.n_channels, cfg.n_samples)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
-        torch.onnx.export(
-            model, (dummy,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            opset_version=OPSET, do_constant_folding=True, dynamo=False,
-        )
-    proto = onnx.load_from_string(buf.getvalue())
-    proto.ir_version = IR_VERSION
-    proto.producer_name = "mi-edge export.stffda"
-    onnx.checker.check_model(proto)
-    return proto.SerializeToString()
-
-
-def onnx_io(model_bytes: bytes) -> dict[str, object]:
-    """Input/output names, shapes and opset/IR of an ONNX model (for the manifest)."""
-    proto = onnx.load_from_string(model_bytes)
-
-    def shape(v):
-        return [d.dim_value for d in v.type.tensor_type.shape.dim]
-
-    return {
-        "input_name": proto.graph.input[0].name,
-        "input_shape": shape(proto.graph.input[0]),
-        "output_name": proto.graph.output[0].name,
-        "output_shape": shape(proto.graph.output[0]),
-        "opset": int(max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))),
-        "ir_version": int(proto.ir_version),
-        "ops": sorted({n.op_type for n in proto.graph.node}),
-    }
-
-
-def check_against_torch(net: STFFDANet, model_bytes: bytes, windows: np.ndarray) -> float:
-    """Max |p_onnx - p_torch| over preprocessed windows (n, C, T); a sanity check."""
-    import onnxruntime as ort
-
-    from export.stffda.train import predict_proba
-
-    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    p = np.concatenate([sess.run(None, {INPUT_NAME: w[None].astype(np.float32)})[0]
-                        for w in windows])
-    return float(np.max(np.abs(p - predict_proba(net, windows))))
+    return _export_onnx(net, form=net.unrolled() if unrolled_lstm else None)
