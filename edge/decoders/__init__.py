@@ -12,7 +12,7 @@ module itself cannot be imported.
 
 from __future__ import annotations
 
-from edge.decoders import fgsft, gated, onnx_decoder  # noqa: F401  (register their kinds)
+from edge.decoders import fgsft, gated, onnx_decoder, riemann  # noqa: F401  (register their kinds)
 from edge.decoders.base import (
     Decoder,
     check_window,

@@ -23,23 +23,45 @@ from scipy.signal import sosfiltfilt
 
 from edge.decoders.base import check_window
 
-__all__ = ["TangentGate", "covariances", "tangent_vectors", "inv_sqrt"]
+__all__ = ["TangentGate", "covariances", "tangent_vectors", "inv_sqrt", "SHRINKAGES"]
 
 #: Added to every covariance's diagonal, relative to its mean variance (a flat window stays
 #: finite).
 EPS = 1e-6
 
 
-def covariances(X: np.ndarray) -> np.ndarray:
-    """(n, c, t) -> (n, c, c): OAS-shrunk spatial covariances of the (centred) windows."""
+#: Shrinkage estimators of :func:`covariances`: Oracle Approximating Shrinkage (Chen et al.
+#: 2010) and Ledoit-Wolf (2004), as scikit-learn's ``oas`` and ``ledoit_wolf`` compute them.
+SHRINKAGES = ("oas", "lw")
+
+
+def _shrinkage(X: np.ndarray, emp: np.ndarray, mu: np.ndarray, kind: str) -> np.ndarray:
+    """Per-window shrinkage intensity of centred windows ``X`` (n, c, t)."""
+    n_t, p = X.shape[-1], X.shape[-2]
+    if kind == "oas":
+        alpha = np.mean(emp ** 2, axis=(1, 2))
+        num = alpha + mu ** 2
+        den = (n_t + 1.0) * (alpha - mu ** 2 / p)
+        return np.where(den > 0, np.minimum(num / np.where(den > 0, den, 1.0), 1.0), 1.0)
+    if kind != "lw":
+        raise ValueError(f"shrinkage {kind!r}: choose from {', '.join(SHRINKAGES)}")
+    X2 = X ** 2
+    beta_ = np.einsum("nct,ndt->n", X2, X2)  # sum of (X2^T X2) over channel pairs
+    delta_ = np.sum(emp ** 2, axis=(1, 2))  # sum((X^T X)^2) / t^2
+    beta = (beta_ / n_t - delta_) / (p * n_t)
+    delta = (delta_ - 2.0 * mu * np.trace(emp, axis1=1, axis2=2) + p * mu ** 2) / p
+    beta = np.minimum(beta, delta)
+    return np.where(beta > 0, beta / np.where(delta > 0, delta, 1.0), 0.0)
+
+
+def covariances(X: np.ndarray, shrinkage: str = "oas") -> np.ndarray:
+    """(n, c, t) -> (n, c, c): shrunk spatial covariances of the (centred) windows, OAS
+    (default) or Ledoit-Wolf (``shrinkage="lw"``)."""
     X = X - X.mean(axis=-1, keepdims=True)
     n_t, p = X.shape[-1], X.shape[-2]
     emp = np.einsum("nct,ndt->ncd", X, X) / n_t
     mu = np.trace(emp, axis1=1, axis2=2) / p
-    alpha = np.mean(emp ** 2, axis=(1, 2))
-    num = alpha + mu ** 2
-    den = (n_t + 1.0) * (alpha - mu ** 2 / p)
-    shrink = np.where(den > 0, np.minimum(num / np.where(den > 0, den, 1.0), 1.0), 1.0)
+    shrink = _shrinkage(X, emp, mu, shrinkage)
     eye = np.eye(p)
     C = (1 - shrink)[:, None, None] * emp + (shrink * mu)[:, None, None] * eye
     return C + (EPS * np.maximum(mu, 1e-12) + 1e-12)[:, None, None] * eye
