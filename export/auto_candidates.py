@@ -22,7 +22,7 @@ import numpy as np
 
 from export.data import EpochSet
 
-__all__ = ["Candidate", "FGSFTCandidate", "RiemannCandidate", "StffdaPooledCandidate",
+__all__ = ["Candidate", "FGSFTCandidate", "RiemannCandidate", "NetPooledCandidate",
            "crop", "default_candidates", "CANDIDATE_NAMES", "NET_CANDIDATES", "NET_MARGIN_S"]
 
 Progress = Callable[[str], None]
@@ -133,16 +133,21 @@ class RiemannCandidate(Candidate):
     def write(self, bundle: Path, model: Any, ep: EpochSet, progress: Progress) -> list[str]:
         from export.riemann import write_riemann
 
-        write_riemann(bundle, self.name, model, crop(ep, self.window))
+        write_riemann(bundle, self.name, model, crop(ep, self.window),
+                      pool_subjects=[s for p in self.pool for s in p.subjects]
+                      if self.needs_pool else ())
         return [self.name]
 
 
 @dataclass
-class StffdaPooledCandidate(Candidate):
-    """STFF-DA trained on the pool (one net, each person scaled by their own RMS), then
-    fine-tuned on the target's training trials for a fixed number of epochs (30 trials are too
-    few to hold a run out for early stopping)."""
+class NetPooledCandidate(Candidate):
+    """A registered net (:mod:`export.nets.registry`: ``stffda``, ``eegnet``) trained on the
+    pool (one net, each person scaled by their own RMS and, with ``align``, whitened by their
+    own Euclidean reference), then fine-tuned on the target's training trials for a fixed
+    number of epochs (30 trials are too few to hold a run out for early stopping)."""
 
+    net: str = "stffda"
+    align: bool = False
     pool_epochs: int = 40
     pool_patience: int = 8
     finetune_epochs: int = 20
@@ -154,38 +159,44 @@ class StffdaPooledCandidate(Candidate):
         self.is_net = True
 
     def describe(self) -> str:
-        return (f"STFF-DA pooled ({len(self.pool)} people, <= {self.pool_epochs} epochs) + "
-                f"fine-tuned ({self.finetune_epochs} epochs)")
+        return (f"{self.net} pooled{' + Euclidean alignment' if self.align else ''} "
+                f"({len(self.pool)} people, <= {self.pool_epochs} epochs) + fine-tuned "
+                f"({self.finetune_epochs} epochs)")
 
-    def _cfg(self, ep: EpochSet):
+    def _cfg(self, ep: EpochSet) -> Any:
+        n = int(round((self.window[1] - self.window[0]) * ep.sfreq))
+        k = len(ep.class_names)
+        if self.net == "eegnet":
+            from export.nets.eegnet import EEGNetConfig, temporal_kernel
+
+            return EEGNetConfig(len(ep.ch_names), n, k, kernel_size=temporal_kernel(ep.sfreq))
         from export.stffda.model import STFFDAConfig
 
-        n = int(round((self.window[1] - self.window[0]) * ep.sfreq))
-        return STFFDAConfig(len(ep.ch_names), n, kernel_size=int(round(0.15 * ep.sfreq)) | 1)
+        return STFFDAConfig(len(ep.ch_names), n, k, kernel_size=int(round(0.15 * ep.sfreq)) | 1)
 
     def prepare(self, progress: Progress) -> None:
         if self.base_ is not None:
             return
-        from export.commands.stffda import DEFAULT_BAND
-        from export.stffda.train import TrainConfig, train_pooled
+        from export.commands.netcmd import DEFAULT_BAND
+        from export.nets.train import TrainConfig, train_pooled
 
         tc = TrainConfig(max_epochs=self.pool_epochs, patience=self.pool_patience,
                          batch_size=32, refit=False, seed=self.seed, crop_shift=NET_MARGIN_S)
         self.base_ = train_pooled([self._wide(p) for p in self.pool], self._cfg(self.pool[0]),
                                   tc, band=DEFAULT_BAND, progress=progress,
-                                  label=f"{self.name} pooled base")
+                                  label=f"{self.name} pooled base", align=self.align)
 
     def _wide(self, ep: EpochSet) -> EpochSet:
         return crop(ep, (self.window[0] - NET_MARGIN_S, self.window[1] + NET_MARGIN_S))
 
-    def _tc(self):
-        from export.stffda.train import TrainConfig
+    def _tc(self) -> Any:
+        from export.nets.train import TrainConfig
 
         return TrainConfig(max_epochs=self.finetune_epochs, refit=False, seed=self.seed,
                            crop_shift=NET_MARGIN_S)
 
     def fit(self, ep: EpochSet, progress: Progress) -> Any:
-        from export.stffda.train import finetune
+        from export.nets.train import finetune
 
         self.prepare(progress)
         wide = self._wide(ep)
@@ -193,26 +204,31 @@ class StffdaPooledCandidate(Candidate):
         return finetune(self.base_, one, self._tc())
 
     def predict_proba(self, model: Any, ep: EpochSet) -> np.ndarray:
-        from export.stffda.train import predict_proba
+        from export.nets.align import align_windows
+        from export.nets.train import predict_proba
 
-        return predict_proba(model.net, model.prep(crop(ep, self.window).X))
+        x = model.prep(crop(ep, self.window).X)
+        if model.whitener is not None:
+            x = align_windows(x, model.whitener)
+        return predict_proba(model.net, np.asarray(x, dtype=np.float32))
 
     def write(self, bundle: Path, model: Any, ep: EpochSet, progress: Progress) -> list[str]:
-        from export.stffda.bundle import write_stffda
+        from export.nets.bundle import write_net
 
-        _, summary = write_stffda(bundle, self.name, model, self._wide(ep), self.window,
-                                  self._tc(), tflite="off", progress=progress,
-                                  provenance={"pool_subjects": [s for p in self.pool
-                                                                for s in p.subjects]})
+        _, summary = write_net(bundle, self.name, model, self._wide(ep), self.window,
+                               self._tc(), tflite="off", progress=progress,
+                               provenance={"pool_subjects": [s for p in self.pool
+                                                             for s in p.subjects]})
         names = list(summary)
         fp32 = [n for n in names if n.endswith("_fp32")]
         return fp32 + [n for n in names if n not in fp32]  # the exact export first
 
 
 #: The candidates ``--candidates`` may name, in the default order (ties go to the earlier).
-CANDIDATE_NAMES = ("riemann", "riemann_fb", "riemann_pooled", "fgsft", "stffda_pooled")
+CANDIDATE_NAMES = ("riemann", "riemann_fb", "riemann_pooled", "fgsft", "stffda_pooled",
+                   "eegnet_pooled_ea")
 #: The candidates that are nets (they need epochs :data:`NET_MARGIN_S` wider than the window).
-NET_CANDIDATES = ("stffda_pooled",)
+NET_CANDIDATES = ("stffda_pooled", "eegnet_pooled_ea")
 
 
 def default_candidates(window: tuple[float, float], pool: Sequence[EpochSet],
@@ -229,9 +245,12 @@ def default_candidates(window: tuple[float, float], pool: Sequence[EpochSet],
         "riemann_pooled": lambda: RiemannCandidate("riemann_pooled", window, pool,
                                                    needs_pool=True),
         "fgsft": lambda: FGSFTCandidate("fgsft", window, grid=fgsft_grid, jobs=jobs),
-        "stffda_pooled": lambda: StffdaPooledCandidate(
-            "stffda_pooled", window, pool, seed=seed, pool_epochs=net_epochs[0],
+        "stffda_pooled": lambda: NetPooledCandidate(
+            "stffda_pooled", window, pool, net="stffda", seed=seed, pool_epochs=net_epochs[0],
             finetune_epochs=net_epochs[1]),
+        "eegnet_pooled_ea": lambda: NetPooledCandidate(
+            "eegnet_pooled_ea", window, pool, net="eegnet", align=True, seed=seed,
+            pool_epochs=net_epochs[0], finetune_epochs=net_epochs[1]),
     }
     if names is None:
         names = [n for n in CANDIDATE_NAMES if pool or not makers[n]().needs_pool]

@@ -22,18 +22,6 @@ def _export(argv: list[str], capsys) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def _have_riemann() -> bool:
-    try:
-        import export.riemann  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _cheap() -> list[str]:
-    return CHEAP if _have_riemann() else ["fgsft"]
-
-
 @pytest.fixture(scope="module")
 def auto_bundle(tmp_path_factory):
     """``mi-export auto`` on S007 runs 4 and 8 (run 12 held out), --json."""
@@ -45,7 +33,7 @@ def auto_bundle(tmp_path_factory):
     out = tmp_path_factory.mktemp("auto") / "S007.mibundle"
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        rc = main(["auto", str(S007), "--runs", "4", "8", "--candidates", *_cheap(), "-q",
+        rc = main(["auto", str(S007), "--runs", "4", "8", "--candidates", *CHEAP, "-q",
                    "--json", "-o", str(out)])
     assert rc == 0
     return out, json.loads(buf.getvalue())
@@ -103,7 +91,7 @@ def test_winner_first_ranking_in_manifest_and_json(auto_bundle, capsys):
 
     path, result = auto_bundle
     ranking = result["ranking"]
-    assert [r["rank"] for r in ranking] == list(range(1, len(_cheap()) + 1))
+    assert [r["rank"] for r in ranking] == list(range(1, len(CHEAP) + 1))
     accs = [(r["cv_accuracy"], r["cv_loglik"]) for r in ranking]
     assert accs == sorted(accs, reverse=True)
     bundle = open_bundle(path)
@@ -141,7 +129,7 @@ def test_ranking_never_sees_the_held_out_run(auto_bundle, tmp_path):
     np.savez_compressed(scrambled, **d)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        assert main(["auto", str(scrambled), "--runs", "4", "8", "--candidates", *_cheap(),
+        assert main(["auto", str(scrambled), "--runs", "4", "8", "--candidates", *CHEAP,
                      "-q", "--json", "--winner-only", "-o", str(tmp_path / "b.mibundle")]) == 0
     again = json.loads(buf.getvalue())
     keys = ("name", "rank", "cv_accuracy", "cv_loglik", "cv_trials")
@@ -151,27 +139,30 @@ def test_ranking_never_sees_the_held_out_run(auto_bundle, tmp_path):
 
 
 def test_printed_table_and_pooled_net(tmp_path, capsys):
-    """S002 as the pool for S007: the pooled + fine-tuned net is ranked beside FGSFT, every
-    decoder lands in the bundle in rank order (a net's exact fp32 export before its int8)."""
+    """S002 as the pool for S007: the pooled Riemannian model and the pooled + fine-tuned net
+    are ranked, every decoder lands in the bundle in rank order (a net's exact fp32 export
+    before its int8), each records its pool."""
     from edge.bundle import open_bundle
 
     out = tmp_path / "S007p.mibundle"
     rc, text, err = _export(["auto", str(S007), "--runs", "4", "8", "--pool", str(S002),
-                             "--candidates", "fgsft", "stffda_pooled", "--net-epochs", "3", "2",
-                             "-o", str(out)], capsys)
+                             "--candidates", "riemann_pooled", "stffda_pooled",
+                             "--net-epochs", "3", "2", "-o", str(out)], capsys)
     assert rc == 0, err
     assert "candidate 2/2" in err and "inner fold 2/2" in err  # progress per candidate
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["rank", "candidate", "inner"]
     ranked = [ln.split()[1] for ln in lines[1:3]]
-    assert sorted(ranked) == ["fgsft", "stffda_pooled"]
+    assert sorted(ranked) == ["riemann_pooled", "stffda_pooled"]
     names = open_bundle(out).decoder_names
-    assert names[0] == ("fgsft" if ranked[0] == "fgsft" else "stffda_pooled_fp32")
+    assert names[0] == ("riemann_pooled" if ranked[0] == "riemann_pooled"
+                        else "stffda_pooled_fp32")
     net = [n for n in names if n.startswith("stffda_pooled")]
     assert net[0] == "stffda_pooled_fp32" and "stffda_pooled_int8" in net
     manifest = json.loads((out / "manifest.json").read_text())
     assert [r["name"] for r in manifest["auto"]["ranking"]] == ranked
     assert manifest["provenance"]["stffda_pooled_fp32"]["pool_subjects"] == ["S002"]
+    assert manifest["provenance"]["riemann_pooled"]["pool_subjects"] == ["S002"]
 
 
 def test_crop_equals_a_narrow_load():
