@@ -37,6 +37,16 @@ def sym_fn(C: np.ndarray, fn, spd: bool = True) -> np.ndarray:
     return (V * fn(w)[..., None, :]) @ np.swapaxes(V, -1, -2)
 
 
+def _half_powers(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``A^1/2`` and ``A^-1/2`` of one symmetric positive-definite matrix, from one eigh."""
+    w, V = np.linalg.eigh(A)
+    if np.any(w <= 0) or not np.all(np.isfinite(w)):
+        raise ValueError("matrix is not symmetric positive-definite (eigenvalue "
+                         f"{float(np.min(w)):.3g})")
+    r = np.sqrt(w)
+    return (V * r) @ V.T, (V / r) @ V.T
+
+
 def _check_covs(covs: np.ndarray, what: str = "covariances") -> np.ndarray:
     covs = np.asarray(covs, dtype=np.float64)
     if covs.ndim != 3 or covs.shape[1] != covs.shape[2] or len(covs) == 0:
@@ -56,7 +66,7 @@ def trial_covariances(X: np.ndarray) -> np.ndarray:
 
 
 def reference_mean(covs: np.ndarray, metric: str = "riemann", weights: np.ndarray | None = None,
-                   tol: float = 1e-9, max_iter: int = 100) -> np.ndarray:
+                   tol: float = 1e-8, max_iter: int = 100) -> np.ndarray:
     """The mean of covariances (n, c, c): arithmetic (``euclid``) or Riemannian (``riemann``,
     the affine-invariant Fréchet mean by the fixed point ``M <- M^1/2 exp(mean log(M^-1/2 C
     M^-1/2)) M^1/2`` from the arithmetic mean, as ``pyriemann.utils.mean.mean_riemann``)."""
@@ -71,8 +81,7 @@ def reference_mean(covs: np.ndarray, metric: str = "riemann", weights: np.ndarra
     if metric == "euclid":
         return M
     for _ in range(max_iter):
-        half = sym_fn(M, np.sqrt)
-        ihalf = sym_fn(M, lambda v: 1.0 / np.sqrt(v))
+        half, ihalf = _half_powers(M)
         T = np.einsum("n,ncd->cd", w, sym_fn(ihalf @ covs @ ihalf, np.log))
         M = half @ sym_fn(T, np.exp, spd=False) @ half
         M = (M + M.T) / 2
@@ -110,8 +119,7 @@ def geodesic(A: np.ndarray, B: np.ndarray, t: float, metric: str = "riemann") ->
     A^1/2`` (Riemannian) or ``(1 - t) A + t B`` (Euclidean)."""
     if metric == "euclid":
         return (1.0 - t) * A + t * B
-    half = sym_fn(A, np.sqrt)
-    ihalf = sym_fn(A, lambda v: 1.0 / np.sqrt(v))
+    half, ihalf = _half_powers(A)
     G = half @ sym_fn(ihalf @ B @ ihalf, lambda v: v ** t) @ half
     return (G + G.T) / 2
 

@@ -9,7 +9,9 @@ Checks:
 * classes: unique, non-empty, and a HELLO frame can carry them
   (:func:`firmware_bridge.frames.hello_body`);
 * every decoder (or only the one that will run) is built and run on seeded test windows: its
-  output must be ``(n_windows, n_classes)``, finite, in [0, 1], rows summing to 1.
+  output must be ``(n_windows, n_classes)``, finite, in [0, 1], rows summing to 1; a decoder
+  that adapts to the wearer (``set_adaptation``, :mod:`edge.decoders.base`) is run once more
+  with adaptation on, each test window in turn becoming its reference.
 """
 
 from __future__ import annotations
@@ -46,11 +48,24 @@ def check_classes(bundle: Bundle) -> None:
 def check_outputs(bundle: Bundle, decoder: Decoder) -> None:
     """Run ``decoder`` on seeded test windows; refuse anything but finite probabilities of the
     bundle's class count."""
-    n_classes = len(bundle.classes)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((TEST_WINDOWS, decoder.n_channels, decoder.n_samples)) * 20.0
     X[-1] = 0.0  # a flat window (electrodes off) must still give probabilities
-    where = f"{bundle.path}: decoder {decoder.name}"
+    _check_probabilities(bundle, decoder, X)
+    set_adaptation = getattr(decoder, "set_adaptation", None)
+    if set_adaptation is not None:
+        # a one-window horizon: each window becomes the reference, whatever it holds
+        set_adaptation(1.0, 1.0)
+        try:
+            _check_probabilities(bundle, decoder, np.concatenate([X[:-1], X]), " (adapting)")
+        finally:
+            set_adaptation(0.0, 1.0)
+
+
+def _check_probabilities(bundle: Bundle, decoder: Decoder, X: np.ndarray,
+                         what: str = "") -> None:
+    n_classes = len(bundle.classes)
+    where = f"{bundle.path}: decoder {decoder.name}{what}"
     try:
         P = np.asarray(decoder.predict_proba(X), dtype=np.float64)
     except BundleError:
@@ -58,7 +73,7 @@ def check_outputs(bundle: Bundle, decoder: Decoder) -> None:
     except Exception as exc:  # noqa: BLE001 - any crash of the model is a refusal here
         raise BundleError(f"{where}: fails on a test window ({type(exc).__name__}: {exc})") \
             from None
-    if P.shape != (TEST_WINDOWS, n_classes):
+    if P.shape != (len(X), n_classes):
         raise BundleError(f"{where}: outputs shape {P.shape[1:]} per window, the bundle has "
                           f"{n_classes} classes")
     if not np.all(np.isfinite(P)):

@@ -125,6 +125,13 @@ def add_loop_arguments(p: argparse.ArgumentParser) -> None:
                    help="a window with more than this RMS of 50/60 Hz on a channel is a "
                         "BAD_SIGNAL fault, not a decision (50 uV; 0 = off, e.g. to replay lab "
                         "recordings whose mains hum the decoder's band-pass removes)")
+    g.add_argument("--adapt-horizon", type=non_negative_float, metavar="S",
+                   help="decoders that adapt to the wearer (riemann): re-center to a running "
+                        "mean of the last S seconds of windows, no labels used (default: the "
+                        "bundle's; 0 = off)")
+    g.add_argument("--no-adapt", action="store_true",
+                   help="no online adaptation: the calibration reference only "
+                        "(--adapt-horizon 0)")
     g.add_argument("--refractory", type=non_negative_float,
                    help="seconds after a decision before the next one (default: the bundle's "
                         "operating point, else 1.0)")
@@ -157,7 +164,10 @@ def loop_config(args: argparse.Namespace, realtime: bool, sfreq: float,
     decision = decision_config(args, operating_point)
     try:
         quality = QualityConfig(line_noise_uv=args.line_noise_uv)
-        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision, quality=quality)
+        adapt = 0.0 if getattr(args, "no_adapt", False) else \
+            getattr(args, "adapt_horizon", None)
+        return LoopConfig(hop_s=args.hop, realtime=realtime, decision=decision, quality=quality,
+                          adapt_horizon_s=adapt)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -56,10 +56,15 @@ class LoopConfig:
     stop_on_end: bool = True  # a finite source (playback, replay) ends the run
     decision: DecisionConfig = field(default_factory=DecisionConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
+    # decoders that adapt to the wearer (edge.decoders.base): the horizon of their running
+    # reference, s; None: the bundle's default, 0: off
+    adapt_horizon_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.hop_s <= 0:
             raise ValueError(f"hop {self.hop_s} s: expected > 0")
+        if self.adapt_horizon_s is not None and not self.adapt_horizon_s >= 0:
+            raise ValueError(f"adaptation horizon {self.adapt_horizon_s} s: expected >= 0")
 
 
 class RecentDurations:
@@ -133,6 +138,12 @@ class Runtime:
         open_stream = getattr(decoder, "open_stream", None)
         self.stream = open_stream() if open_stream is not None else None
         self._first_hop = self.n_window + int(getattr(decoder, "warmup_samples", 0) or 0)
+        # an adapting decoder (riemann) follows the wearer's windows; its reference restarts
+        # wherever the evidence does (faults, gaps)
+        set_adaptation = getattr(decoder, "set_adaptation", None)
+        if set_adaptation is not None:
+            set_adaptation(self.config.adapt_horizon_s, self.config.hop_s)
+        self._reset_adaptation = getattr(decoder, "reset_adaptation", None)
         self.observers = list(observers or [])
         longest = max([self.n_window, *(o.window_samples for o in self.observers)])
         self.ring = RingBuffer(len(channel_names), longest + 4 * self.hop)
@@ -165,9 +176,16 @@ class Runtime:
             self.stream.reset()
         self._next_hop = self._first_hop
 
+    def _forget(self, adaptation: bool = True) -> None:
+        """Drop the decision evidence and (``adaptation``) the decoder's adapted reference: a
+        fault or missing data, after which the cap may have moved."""
+        self.decision.reset()
+        if adaptation and self._reset_adaptation is not None:
+            self._reset_adaptation()
+
     def _enter_fault(self, reason: FaultReason, text: str, level: int = logging.WARNING) -> None:
         self._restart_window()
-        self.decision.reset()
+        self._forget()
         was_faulted = self.run_state.state is RunState.FAULT
         # the same fault again is not news; the serial sink restates it on idle ticks
         if self.run_state.enter_fault(reason, text, self._t()) is None:
@@ -176,10 +194,11 @@ class Runtime:
             self.stats.faults += 1
         log.log(level, "FAULT (%s): %s", reason.name.lower(), text)
 
-    def _gap(self, what: str) -> None:
-        """Samples or time went missing: the evidence gathered before does not carry over."""
+    def _gap(self, what: str, adaptation: bool = True) -> None:
+        """Samples or time went missing: the evidence gathered before does not carry over (nor
+        an adapted reference, unless only decisions were skipped: ``adaptation`` False)."""
         self.stats.evidence_resets += 1
-        self.decision.reset()
+        self._forget(adaptation)
         log.info("%s: smoothing and dwell restart", what)
 
     def _leave_fault(self) -> None:
@@ -286,7 +305,7 @@ class Runtime:
         if behind:  # decode only the newest window; older hops are stale
             self.stats.skipped_hops += int(behind)
             self._next_hop += int(behind) * self.hop
-            self._gap(f"{behind} hops skipped")
+            self._gap(f"{behind} hops skipped", adaptation=False)  # no data is missing
         self._next_hop += self.hop
         self._hop()
         return True

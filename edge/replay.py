@@ -99,7 +99,8 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
     bundle = open_bundle(bundle_path)
     base = config or LoopConfig()
     cfg = LoopConfig(hop_s=base.hop_s, poll_s=0.0, realtime=False, stop_on_end=True,
-                     decision=base.decision, quality=base.quality)
+                     decision=base.decision, quality=base.quality,
+                     adapt_horizon_s=base.adapt_horizon_s)
     names = decoders or bundle.decoder_names
     longest = max(decoder_spec(bundle, n).window.tmax - decoder_spec(bundle, n).window.tmin
                   for n in names)
@@ -114,14 +115,16 @@ def replay(bundle_path: str | Path, recordings: list[str | Path],
 
 def replay_traces(bundle_path: str | Path, name: str, recordings: list[str | Path],
                   hop_s: float = 0.125, grace_s: float = 1.0,
-                  event_map: dict[int, str] | None = None) -> list[RunTrace]:
+                  event_map: dict[int, str] | None = None,
+                  adapt_horizon_s: float | None = None) -> list[RunTrace]:
     """Each recording's hop times and raw posteriors through the runtime loop, with its cue
     windows: what :func:`edge.operating.sweep` scores decision settings on."""
     bundle = open_bundle(bundle_path)
     window = decoder_spec(bundle, name).window
     recs = [_replayable(load_continuous(p), bundle.commands, window.tmax - window.tmin,
                         event_map) for p in recordings]
-    cfg = LoopConfig(hop_s=hop_s, poll_s=0.0, realtime=False, stop_on_end=True)
+    cfg = LoopConfig(hop_s=hop_s, poll_s=0.0, realtime=False, stop_on_end=True,
+                     adapt_horizon_s=adapt_horizon_s)
     return _replay_decoder(bundle, name, recordings, recs, cfg, None, grace_s, event_map,
                            False)[1]
 

@@ -20,13 +20,15 @@ from export.commands import (
     fgsft,
     playback,
     report,
+    riemann,
     signing,
     stffda,
 )
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
-COMMANDS = (fgsft, stffda, eegnet, auto, evaluate, report, playback, convert, signing, demo)
+COMMANDS = (fgsft, riemann, stffda, eegnet, auto, evaluate, report, playback, convert, signing,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

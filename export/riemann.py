@@ -15,6 +15,7 @@ mean of the pool subjects' references: a prior until the runtime's online refere
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,10 @@ __all__ = ["RiemannClassifier", "write_riemann", "riemann_spec", "DEFAULT_BANDS"
 
 #: One mu+beta band.
 DEFAULT_BANDS = ((8.0, 30.0),)
+
+#: Pool entries whose re-centered covariances are kept (by content) between fits.
+POOL_CACHE_SIZE = 128
+_POOL_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _check_trials(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +114,34 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if not 0 < self.target_weight <= 1:
             raise ValueError(f"target_weight {self.target_weight}: expected in (0, 1]")
 
-    def _domains(self, X: np.ndarray, y: np.ndarray, filters: list[BandFilter]):
+    def _recentered(self, covs: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+        """The target's covariances re-centered as one domain, or per group (run/session)."""
+        if groups is None or not self.align:
+            W = self._whiteners(covs)
+            return W[:, None] @ covs @ W[:, None]
+        out = np.empty_like(covs)
+        for g in np.unique(groups):
+            W = self._whiteners(covs[:, groups == g])
+            out[:, groups == g] = W[:, None] @ covs[:, groups == g] @ W[:, None]
+        return out
+
+    def _pool_domain(self, Xp: np.ndarray, filters: list[BandFilter]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """One pool entry's re-centered covariances and whiteners, remembered by content: the
+        same other subjects are pooled again for every target and fold."""
+        key = (hashlib.sha1(np.ascontiguousarray(Xp).view(np.uint8)).hexdigest(), Xp.shape,
+               tuple(f.sos.tobytes() for f in filters), self.shrinkage, self.metric,
+               bool(self.align))
+        if key not in _POOL_CACHE:
+            cp = band_covariances(Xp, filters, self.shrinkage)
+            Wp = self._whiteners(cp)
+            if len(_POOL_CACHE) >= POOL_CACHE_SIZE:
+                _POOL_CACHE.pop(next(iter(_POOL_CACHE)))
+            _POOL_CACHE[key] = (Wp[:, None] @ cp @ Wp[:, None], Wp)
+        return _POOL_CACHE[key]
+
+    def _domains(self, X: np.ndarray, y: np.ndarray, filters: list[BandFilter],
+                 groups: np.ndarray | None = None):
         """Re-centered covariances, labels and sample weights of the target and the pool; the
         target's whiteners."""
         pool = [_check_trials(Xp, yp, f"pool entry {i}")
@@ -120,10 +152,9 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
                                  f"are {X.shape[1:]} (same channels, rate and window needed)")
         covs, labels, weights, refs = [], [], [], []
         for Xp, yp in pool:
-            cp = band_covariances(Xp, filters, self.shrinkage)
-            Wp = self._whiteners(cp)
+            cp, Wp = self._pool_domain(Xp, filters)
             refs.append(Wp)
-            covs.append(Wp[:, None] @ cp @ Wp[:, None])
+            covs.append(cp)
             labels.append(yp)
         n_pool = sum(len(yp) for yp in labels)
         weights = [np.full(len(yp), (1.0 if len(X) == 0 else 1 - self.target_weight) / n_pool)
@@ -131,7 +162,7 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if len(X):
             ct = band_covariances(X, filters, self.shrinkage)
             Wt = self._whiteners(ct)
-            covs.append(Wt[:, None] @ ct @ Wt[:, None])
+            covs.append(self._recentered(ct, groups))
             labels.append(y)
             weights.append(np.full(len(y), (self.target_weight if n_pool else 1.0) / len(y)))
         elif self.align:  # no calibration: start from the pool's average reference
@@ -143,10 +174,14 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         w = np.concatenate(weights)
         return np.concatenate(covs, axis=1), np.concatenate(labels), w * len(w) / w.sum(), Wt
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> RiemannClassifier:
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
+            ) -> RiemannClassifier:
         """Fit on the target's trials ``X`` (n, c, t) and labels ``y`` (and the pool).
 
-        ``X`` may hold no trial when a pool is given: a pool-only model.
+        ``X`` may hold no trial when a pool is given: a pool-only model. ``groups`` (n,): with
+        ``align``, re-center the target's trials per group (run or session) for training, as
+        the runtime's online reference re-centers each session; the stored calibration
+        whitener is still that of all the trials.
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -156,7 +191,9 @@ class RiemannClassifier(ClassifierMixin, BaseEstimator):
         if len(X) == 0 and not self.pool:
             raise ValueError("no training trials and no pool")
         bands, sos, filters = self._filters()
-        covs, labels, w, Wt = self._domains(X, y, filters)
+        if groups is not None and np.shape(groups) != (len(X),):
+            raise ValueError(f"groups of shape {np.shape(groups)} for {len(X)} trials")
+        covs, labels, w, Wt = self._domains(X, y, filters, groups)
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"training labels hold one class ({self.classes_.tolist()})")

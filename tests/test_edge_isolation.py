@@ -87,3 +87,42 @@ def test_check_works_before_brainflow_is_built():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert "check rc 0" in r.stdout
+
+
+def test_edge_decodes_riemann_without_sklearn_or_pyriemann(tmp_path):
+    """The riemann kind (and its online adaptation) runs on numpy/scipy alone, and gives the
+    exporter's probabilities."""
+    import numpy as np
+
+    from export.data import load_epochs
+    from export.riemann import RiemannClassifier, write_riemann
+
+    train = load_epochs([S007], window=(0.5, 2.5), runs=[4, 8])
+    clf = RiemannClassifier(train.sfreq, bands=((8.0, 14.0), (14.0, 30.0))).fit(train.X,
+                                                                                   train.y)
+    path = write_riemann(tmp_path / "r.mibundle", "riemann", clf, train, adapt_horizon_s=10.0)
+    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
+        f"""
+        import numpy as np
+        from edge.bundle import open_bundle
+        from edge.decoders import load_decoder
+        from edge.cli import main
+        b = open_bundle({str(path)!r})
+        raw = np.load({str(S007)!r})
+        X = raw["X"][raw["run"] == 12][:, :, 160:480].astype(float)
+        dec = load_decoder(b, "riemann")
+        np.save({str(tmp_path / "p.npy")!r}, dec.predict_proba(X))
+        dec.set_adaptation(None, 0.125)  # the bundle's 10 s at 8 windows/s
+        p = dec.predict_proba(np.concatenate([X] * 4))
+        assert dec.adaptation[0].ready and np.all(np.isfinite(p))
+        assert main(["check", {str(path)!r}]) == 0
+        for mod in {FORBIDDEN!r}:
+            assert mod not in sys.modules, mod
+        print("edge ok")
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert "edge ok" in r.stdout
+    test = load_epochs([S007], window=(0.5, 2.5), runs=[12])
+    assert np.max(np.abs(np.load(tmp_path / "p.npy") - clf.predict_proba(test.X))) <= 1e-9

@@ -13,6 +13,14 @@ its filters must have run before a window is decoded as at training time. The ru
 both when present (:mod:`edge.loop`); ``predict_proba`` on windows keeps working for every
 decoder.
 
+A decoder may also adapt to the wearer without labels (issue 13: the ``riemann`` kind re-centers
+its covariances to a running mean of the recent windows): ``set_adaptation(horizon_s, hop_s)``
+(called by the runtime before the first window: ``horizon_s`` None for the bundle's default, 0
+for off; windows come every ``hop_s``) and ``reset_adaptation()`` (called by the runtime on every
+fault and every gap in the data, where the evidence restarts: the cap may have moved). With
+adaptation on, ``predict_proba`` folds each window into the reference in order before decoding
+it; without ``set_adaptation`` it is a pure function of the windows.
+
 Decoder modules register their class with :func:`register_kind`; ``edge.decoders`` imports them
 so that they do.
 """
