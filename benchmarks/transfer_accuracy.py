@@ -20,8 +20,12 @@ The held-out run is never seen by a method trained for it, nor by any pooled par
 never contains the target subject). Results are cached per (subject, fold, method) in
 ``--cache`` (resumable: a rerun only trains what is missing).
 
-    nice -n 10 python benchmarks/transfer_accuracy.py --cache build/transfer_cache
-        [--subjects S001 S002] [--methods ...] [--auto-from riemann fgsft ...] [--json out.json]
+    nice -n 10 python benchmarks/transfer_accuracy.py            # the README table
+    nice -n 10 python benchmarks/transfer_accuracy.py --methods stffda_pooled \
+        --subjects S001 S002 S003 S004                             # its net column
+    [--subjects ...] [--methods ...] [--auto-from ...] [--json out.json] [--report-only]
+
+Several processes may share one ``--cache`` (e.g. one per half of the subjects).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ ALL = [f"S{i:03d}" for i in range(1, 25)]
 PEERS = ("csp_lda", "ts_lr")
 CANDIDATES = ("fgsft", "riemann", "riemann_fb", "riemann_pooled", "stffda_pooled",
               "eegnet_pooled_ea")
+#: auto's candidates in the README table
+AUTO_FROM = ("fgsft", "riemann", "riemann_pooled")
 POOLED = ("riemann_pooled", "stffda_pooled", "eegnet_pooled_ea")
 NETS = ("stffda_pooled", "eegnet_pooled_ea")
 
@@ -289,10 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--subjects", nargs="+", default=ALL)
-    ap.add_argument("--methods", nargs="+", default=["peers", *CANDIDATES],
-                    help="peers and/or candidates to train (cached ones are reused)")
-    ap.add_argument("--auto-from", nargs="+", default=list(CANDIDATES),
-                    help="the candidates auto chooses between")
+    ap.add_argument("--methods", nargs="+", default=["peers", *AUTO_FROM],
+                    help=f"peers and/or candidates ({', '.join(CANDIDATES)}) to train (cached "
+                         "ones are reused)")
+    ap.add_argument("--auto-from", nargs="+", default=list(AUTO_FROM),
+                    help="the candidates auto chooses between (default: the README table's)")
     ap.add_argument("--groups", type=int, default=2,
                     help="subject groups: a target's pool is the other groups' subjects (2)")
     ap.add_argument("--grid", default="fast", help="FGSFT grid (fast)")
