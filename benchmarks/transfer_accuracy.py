@@ -279,7 +279,8 @@ def table(rows: list[dict], auto_from: list[str]) -> str:
     need = [c for c in PEERS + tuple(auto_from) + ("auto",) if c in cols]
     full = [r for r in rows if all(c in r for c in need)]
     if full:
-        means = [f"**{np.mean([r[c] for r in full]):.3f}**" if c in need else "" for c in cols]
+        means = [f"**{np.mean([r[c] for r in full]):.3f}**"
+                 if all(c in r for r in full) else "" for c in cols]
         lines.append(f"| mean ({len(full)} subjects with auto and its candidates) | | "
                      + " | ".join(means) + " | |")
     for c in cols:
