@@ -12,6 +12,7 @@ import sys
 
 from edge.cli_main import run_command
 from export.commands import (
+    auto,
     convert,
     demo,
     eegnet,
@@ -27,7 +28,8 @@ from export.commands import (
 
 #: The sub-commands, in the order ``--help`` lists them. Each module has ``add_subparser(sub)``,
 #: which registers its arguments and its ``run(args) -> int``: a new command is a new module here.
-COMMANDS = (fgsft, riemann, stffda, eegnet, stafnet, evaluate, report, playback, convert, signing,
+COMMANDS = (fgsft, riemann, stffda, eegnet, stafnet, auto, evaluate, report, playback, convert,
+            signing,
             demo)
 
 
