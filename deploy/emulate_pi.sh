@@ -33,7 +33,8 @@
 # .venv/bin/python), BRAINFLOW_SRC (a BrainFlow git repository, bare or not, or a source tree),
 # BRAINFLOW_REF (default 5.23.0), BRAINFLOW_BUILD (cross|native), PLAYBACK_SPEED (default 2),
 # SERVICE_SECONDS (20), PROFILE_SECONDS (30), STFFDA_EPOCHS (30), DEBIAN_MIRROR.
-set -euo pipefail
+set -eEuo pipefail
+trap 'printf "\033[1;31m[emulate_pi] FAILED (exit %s): line %s: %s\033[0m\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 GUIDE=$REPO/deploy/README.md
@@ -63,12 +64,11 @@ say() { printf '\n\033[1m[emulate_pi %6.0fs] %s\033[0m\n' "$(elapsed "$T_START")
 loud() { printf '\033[1;33m[emulate_pi] %s\033[0m\n' "$*"; }
 die() { printf '\033[1;31m[emulate_pi] FAILED: %s\033[0m\n' "$*" >&2; exit 1; }
 elapsed() { echo "$(date +%s.%N) - $1" | bc; }
-timed() {  # timed NAME CMD...: run, record the wall time
-    local name=$1 t0 rc=0; shift
+timed() {  # timed NAME CMD...: run (errexit stays on inside), record the wall time
+    local name=$1 t0; shift
     t0=$(date +%s.%N)
-    "$@" || rc=$?
+    "$@"
     STEPS+=("$(printf '%8.1f s  %s' "$(elapsed "$t0")" "$name")")
-    [ "$rc" = 0 ] || die "$name (exit $rc)"
 }
 
 # --- the host ------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ run_guide() {
         case $where in
             pi) run_pi "$cmd" || die "guide command $n: $(head -1 "$cmd")" ;;
             workstation) run_ws "$cmd" || die "guide command $n (workstation): $(head -1 "$cmd")" ;;
-            subst) loud "SUBSTITUTED: $why"; "subst_$action" "$cmd" || die "guide command $n ($action)" ;;
+            subst) loud "SUBSTITUTED: $why"; "subst_$action" "$cmd" ;;
             skip) loud "NOT RUN: $why" ;;
             *) die "plan: unknown kind $where" ;;
         esac

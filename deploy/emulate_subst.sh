@@ -10,7 +10,7 @@ start_emulator() {  # start_emulator TAG: a device emulator on a new pty, linked
     (cd "$REPO" && PYTHONPATH=$REPO exec "$HOST_PYTHON" -m firmware_bridge.cli emulate \
         --json-log "$RUN_DIR/device_$tag.jsonl" --heartbeat-timeout-ms 1000) > "$out" 2>&1 &
     EMULATORS+=("$!")
-    for i in $(seq 100); do pty=$(head -1 "$out" 2>/dev/null); [[ $pty == /dev/pts/* ]] && break; sleep 0.2; done
+    for i in $(seq 100); do pty=$(head -1 "$out" 2>/dev/null || true); [[ $pty == /dev/pts/* ]] && break; sleep 0.2; done
     [[ $pty == /dev/pts/* ]] || die "device emulator did not open a pty: $(cat "$out")"
     # a real /dev/ttyACM0 is root:dialout 0660; the runtime's users reach it through dialout
     chgrp "$(chroot "$ROOTFS" getent group dialout | cut -d: -f3)" "$pty"; chmod 0660 "$pty"
@@ -151,16 +151,19 @@ subst_hardware_run() {
         -e "s|--montage [^ ]*|--montage $(IFS=,; echo "${CHANNELS[*]}")|" "$1" > "$cmd"
     echo "  runs:"; show "$cmd"
     start_emulator guide
-    run_pi "$cmd" 2>&1 | tee "$RUN_DIR/runtime_guide.log"
-    local rc=${PIPESTATUS[0]}
+    local rc=0
+    run_pi "$cmd" > >(tee "$RUN_DIR/runtime_guide.log") 2>&1 || rc=$?
     sleep 1.5; stop_emulators; tally guide | tee "$RUN_DIR/tally_guide.txt"
     return "$rc"
 }
 
 subst_service_verify() {
     run_pi "$1"
-    chroot "$ROOTFS" systemd-analyze verify /etc/systemd/system/mi-edge.service 2>&1 | sed 's/^/    /'
-    [ "${PIPESTATUS[0]}" = 0 ] || die "systemd-analyze verify mi-edge.service"
+    local out rc=0
+    out=$(chroot "$ROOTFS" systemd-analyze verify /etc/systemd/system/mi-edge.service 2>&1) || rc=$?
+    [ -z "$out" ] || sed 's/^/    /' <<< "$out"
+    [ "$rc" = 0 ] || die "systemd-analyze verify mi-edge.service: exit $rc"
+    echo "    systemd-analyze verify mi-edge.service: exit 0"
 }
 
 subst_service_run() {
@@ -213,8 +216,8 @@ emulated_profile() {
         "    --board playback --file /var/lib/mi-edge/S007_R12.cyton.csv --out serial:/dev/mi-bridge \\" \
         "    --duration $PROFILE_SECONDS -o /home/pi/profile-emulated" > "$RUN_DIR/profile.sh"
     show "$RUN_DIR/profile.sh"
-    run_pi "$RUN_DIR/profile.sh" 2>&1 | tee "$RUN_DIR/profile.out"
-    local rc=${PIPESTATUS[0]}
+    local rc=0
+    run_pi "$RUN_DIR/profile.sh" > >(tee "$RUN_DIR/profile.out") 2>&1 || rc=$?
     stop_emulators
     rm -rf "$RUN_DIR/profile-emulated"; cp -a "$ROOTFS/home/pi/profile-emulated" "$RUN_DIR/" 2>/dev/null || true
     echo "$banner" > "$RUN_DIR/profile-emulated/EMULATED.txt" 2>/dev/null || true
