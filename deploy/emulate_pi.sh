@@ -54,8 +54,8 @@ STFFDA_EPOCHS=${STFFDA_EPOCHS:-30}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBOOTSTRAP_INCLUDE=sudo,ca-certificates,systemd,udev,procps
 HOST_PACKAGES=(qemu-user-static binfmt-support debootstrap g++-aarch64-linux-gnu cmake make ccache)
-# the bundle: 8 Cyton electrodes at 250 Hz, as `mi-export demo` (export/demo.py)
-CHANNELS=(C3 Cz C4 FC3 FC4 CP3 CP4 C1)
+# the bundle: 8 Cyton electrodes at 250 Hz, the guide's example montage (C3,Cz,C4,FC3,FC4,CP3,CP4,Fz)
+CHANNELS=(C3 Cz C4 FC3 FC4 CP3 CP4 Fz)
 DATA=data/eegmmidb
 
 STEPS=()
@@ -81,11 +81,18 @@ host_packages() {
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 }
 
-binfmt() {  # the kernel hands aarch64 ELF files to qemu-aarch64-static (F: also inside chroots)
+binfmt() {  # the kernel hands aarch64 ELF files to qemu-aarch64-static; flags F (found inside
+    # chroots) and C (credentials from the binary, not from qemu: without it setuid sudo fails
+    # with "effective uid is not 0")
+    local entry=/proc/sys/fs/binfmt_misc/qemu-aarch64 line
     mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] \
-        || cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
-    grep -E '^(enabled|interpreter|flags)' /proc/sys/fs/binfmt_misc/qemu-aarch64
+    if [ -e $entry ] && ! grep -q '^flags: .*C' $entry; then echo -1 > $entry; fi
+    if [ ! -e $entry ]; then
+        line=$(grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf | head -1)
+        [[ ${line##*:} == *C* ]] || line="${line}C"
+        echo "$line" > /proc/sys/fs/binfmt_misc/register
+    fi
+    grep -E '^(enabled|interpreter|flags)' $entry
 }
 
 no_mounts_under() {  # never delete a tree that still has /proc, /sys or /dev/pts mounted in it
@@ -169,8 +176,11 @@ umount_all() {
 # --- running the guide's commands ----------------------------------------------------------
 PI_ENV=(env -i HOME=/home/pi USER=pi LOGNAME=pi SHELL=/bin/bash LANG=C.UTF-8 TERM=dumb
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+in_pi() {  # a command in the chroot, in a UTS namespace of its own named raspberrypi
+    unshare --uts -- sh -c 'hostname raspberrypi && exec chroot "$@"' _ "$ROOTFS" "$@"
+}
 as_pi() {  # bash code, as the Pi user, in the directory the previous command left
-    chroot "$ROOTFS" setpriv --reuid=pi --regid=pi --init-groups "${PI_ENV[@]}" bash -c \
+    in_pi setpriv --reuid=pi --regid=pi --init-groups "${PI_ENV[@]}" bash -c \
         'cd "$(cat /tmp/emu_cwd 2>/dev/null || echo "$HOME")" || exit 1; set -o pipefail
          '"$1"'
          rc=$?; pwd > /tmp/emu_cwd; exit $rc' </dev/null

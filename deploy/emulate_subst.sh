@@ -84,7 +84,7 @@ set(CMAKE_CXX_COMPILER_LAUNCHER ccache)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 EOF
     echo "on the host, in $tree: the guide's command with CMAKE_TOOLCHAIN_FILE=$tc"
-    (cd "$tree" && CMAKE_TOOLCHAIN_FILE=$tc CCACHE_DIR=$EMU_DIR/cache/ccache bash -e "$1" \
+    (cd "$tree" && CMAKE_TOOLCHAIN_FILE=$tc CCACHE_DIR=$EMU_DIR/cache/ccache CCACHE_BASEDIR=$tree bash -e "$1" \
         > "$RUN_DIR/brainflow_build.log" 2>&1) || { tail -30 "$RUN_DIR/brainflow_build.log"; return 1; }
     tail -3 "$RUN_DIR/brainflow_build.log"
     CCACHE_DIR=$EMU_DIR/cache/ccache ccache -s | grep -iE 'hits|misses' | head -3 || true
@@ -148,7 +148,7 @@ subst_hardware_run() {
     local cmd=$RUN_DIR/hardware_run.sh
     sed -e 's|--board cyton|--board playback|' \
         -e 's|--serial-port /dev/openbci|--file /var/lib/mi-edge/S007_R12.cyton.csv --master-board cyton|' \
-        -e "s|--montage [^ ]*|--montage $(IFS=,; echo "${CHANNELS[*]}")|" "$1" > "$cmd"
+        "$1" > "$cmd"
     echo "  runs:"; show "$cmd"
     start_emulator guide
     local rc=0
@@ -181,7 +181,8 @@ subst_service_run() {
         rest=$(awk -F'\t' -v k="${key%%:*}" '$1 == k {print $2}' "$info")
         [ -z "$rest" ] || chroot "$ROOTFS" install -d -o "$user" -g "$group" "${key#*:}/$rest"
     done
-    local svc=(chroot "$ROOTFS" setpriv --reuid="$user" --regid="$group" --init-groups
+    # a plain command (no function) so that `&` runs it as the very process that gets SIGTERM
+    local svc=(unshare --uts -- sh -c 'hostname raspberrypi && exec chroot "$@"' _ "$ROOTFS" setpriv --reuid="$user" --regid="$group" --init-groups
                env -i HOME="/var/lib/$user" USER="$user" LOGNAME="$user" SHELL=/usr/sbin/nologin
                PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin "${envs[@]}"
                /bin/sh -c 'cd "$0" && exec "$@"' "$wd")
