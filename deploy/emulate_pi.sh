@@ -14,9 +14,11 @@
 # the subst_* functions below, and each prints why (deploy/guide.py, RULES):
 #   - BrainFlow: `git clone` checks out BRAINFLOW_SRC when set (github.com may be out of reach);
 #     `tools/build.py` runs on the host with Debian's aarch64 cross compiler. Measured here (2
-#     shared x86-64 cores): one BrainFlow translation unit (board_shim.cpp, -O3) compiles in
-#     about 1.5 s with aarch64-linux-gnu-g++ on the host and about 60 s with g++ under qemu: a
-#     native build of the ~200 units would take hours. BRAINFLOW_BUILD=native runs it as written.
+#     x86-64 cores shared with other jobs): one BrainFlow translation unit (openbci/cyton.cpp,
+#     preprocessed, -O3) took 5.7 s of CPU (25.5 s wall) with aarch64-linux-gnu-g++ on the host
+#     and 52.7 s of CPU (228 s wall) with g++ 12 under qemu, 9x slower; the cross build of all
+#     ~150 units took 18.7 min here (1120 s), so a native one would take about 3 hours.
+#     BRAINFLOW_BUILD=native runs the guide's command as written, under qemu.
 #   - no USB hardware: the Cyton is BrainFlow's playback board (master Cyton) replaying eegmmidb
 #     S007 run 12, the microcontroller is the device emulator (`mi-bridge emulate`) on a pty of
 #     this host, reached from the chroot as /dev/mi-bridge (a link made as udev would);
@@ -135,6 +137,22 @@ fresh_rootfs() {
         cp -a "$EMU_DIR/base" "$ROOTFS"; SECTION1_CACHED=""; echo "copied the debootstrapped base"
     fi
     rm -f "$ROOTFS/tmp/emu_cwd"
+    host_ca
+}
+
+host_ca() {  # a network that inspects TLS (as this one does): the host's local CA certificates
+    # are trusted in the chroot too, kept by later update-ca-certificates runs, and pip is told
+    # to use the system bundle (its own certifi bundle does not have them)
+    local crt bundle=$ROOTFS/etc/ssl/certs/ca-certificates.crt
+    compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null || return 0
+    mkdir -p "$ROOTFS/usr/local/share/ca-certificates"
+    for crt in /usr/local/share/ca-certificates/*.crt; do
+        cp "$crt" "$ROOTFS/usr/local/share/ca-certificates/"
+        grep -qF "$(sed -n 2p "$crt")" "$bundle" 2>/dev/null || cat "$crt" >> "$bundle"
+    done
+    printf '# written by deploy/emulate_pi.sh: this network inspects TLS\n[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' \
+        > "$ROOTFS/etc/pip.conf"
+    echo "trusted in the chroot: the host's $(ls /usr/local/share/ca-certificates/*.crt | wc -l) local CA certificate(s) (/usr/local/share/ca-certificates)"
 }
 
 snapshot_section1() {
@@ -217,7 +235,11 @@ run_guide() {
             skip) loud "NOT RUN: $why" ;;
             *) die "plan: unknown kind $where" ;;
         esac
-        SECTION_SECS[$section]=$(echo "${SECTION_SECS[$section]:-0} + $(elapsed "$t0")" | bc)
+        local secs; secs=$(elapsed "$t0"); printf '    (%.1f s)\n' "$secs"
+        if [ "$(echo "$secs >= 30" | bc)" = 1 ]; then  # the long commands get their own line
+            STEPS+=("$(printf '%8.1f s      [%s] %s' "$secs" "$n" "$(head -1 "$cmd" | cut -c1-70)")")
+        fi
+        SECTION_SECS[$section]=$(echo "${SECTION_SECS[$section]:-0} + $secs" | bc)
         [[ " ${SECTION_ORDER[*]} " == *" ${section%% *} "* ]] || SECTION_ORDER+=("${section%% *}")
         SECTION_TITLE[${section%% *}]=$section
         if [[ $section == 1.* && -z $SECTION1_CACHED && $n == "$LAST_SECTION1" ]]; then
