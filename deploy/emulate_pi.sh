@@ -203,7 +203,18 @@ as_pi() {  # bash code, as the Pi user, in the directory the previous command le
          '"$1"'
          rc=$?; pwd > /tmp/emu_cwd; exit $rc' </dev/null
 }
-run_pi() { install -m 0644 "$1" "$ROOTFS/tmp/emu_cmd.sh"; as_pi '. /tmp/emu_cmd.sh'; }
+run_pi() {  # one guide command; qemu-user itself crashing (seen once in 40-odd Python starts,
+    # a SIGSEGV inside the emulator under load, not reproducible) is retried once, said loudly
+    local rc=0 err=$RUN_DIR/stderr.txt
+    install -m 0644 "$1" "$ROOTFS/tmp/emu_cmd.sh"
+    as_pi '. /tmp/emu_cmd.sh' 2> "$err" || rc=$?
+    cat "$err" >&2
+    if [ "$rc" != 0 ] && grep -q '^qemu: uncaught target signal' "$err"; then
+        loud "qemu-user crashed (an emulator fault, not the command's): running it once more"
+        rc=0; as_pi '. /tmp/emu_cmd.sh' || rc=$?
+    fi
+    return "$rc"
+}
 pi_cwd() { cat "$ROOTFS/tmp/emu_cwd" 2>/dev/null || echo /home/pi; }
 run_ws() {  # on the workstation (this host), in its clone, with its Python's mi-export and pip
     (cd "$WS_CLONE" && HOME=$WS_HOME PATH="$(dirname "$HOST_PYTHON"):$PATH" PYTHONPATH=$WS_CLONE \
