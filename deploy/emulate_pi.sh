@@ -222,8 +222,9 @@ run_ws() {  # on the workstation (this host), in its clone, with its Python's mi
 }
 show() { sed 's/^/    $ /' "$1"; }
 
-workstation_clone() {  # the clone as it is now (tracked and untracked, not ignored files)
-    rm -rf "$WS_CLONE"; mkdir -p "$WS_CLONE" "$WS_HOME"
+workstation_clone() {  # the clone as it is now (tracked and untracked, not ignored files), and
+    # a new home (the signing key pair is made by the guide's keygen on every run)
+    rm -rf "$WS_CLONE" "$WS_HOME"; mkdir -p "$WS_CLONE" "$WS_HOME"
     (cd "$REPO" && git ls-files -z -co --exclude-standard | xargs -0 tar -c --ignore-failed-read -f -) \
         | tar -x -C "$WS_CLONE"
     "$HOST_PYTHON" -c 'import export, edge' || die "HOST_PYTHON=$HOST_PYTHON cannot import mi-edge[export]"
