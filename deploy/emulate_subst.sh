@@ -127,7 +127,9 @@ subst_export_playback() {
 subst_udev() {  # no udevd: have udev's own parser read the installed rules against a tty device
     local dev out
     dev=$(ls -d /sys/class/tty/ttyS0 /sys/class/tty/tty0 2>/dev/null | head -1)
+    mount -t sysfs -o ro sysfs "$ROOTFS/sys"
     out=$(chroot "$ROOTFS" udevadm test --action=add "$dev" 2>&1) || true
+    umount "$ROOTFS/sys"
     grep -F 99-mi-edge.rules <<< "$out" | sed 's/^/    /'
     grep -q 'Reading rules file: /etc/udev/rules.d/99-mi-edge.rules' <<< "$out" \
         || die "udevadm did not read /etc/udev/rules.d/99-mi-edge.rules"
