@@ -159,8 +159,7 @@ subst_hardware_run() {
     return "$rc"
 }
 
-subst_service_verify() {
-    run_pi "$1"
+subst_service_verify() {  # daemon-reload itself needs a running systemd ("Failed to connect to bus")
     local out rc=0
     out=$(chroot "$ROOTFS" systemd-analyze verify /etc/systemd/system/mi-edge.service 2>&1) || rc=$?
     [ -z "$out" ] || sed 's/^/    /' <<< "$out"
@@ -169,7 +168,8 @@ subst_service_verify() {
 }
 
 subst_service_run() {
-    run_pi "$1"  # enable works offline in a chroot; the start is what follows
+    # `enable` works offline in a chroot (--now's start needs a running systemd: what follows)
+    as_pi 'sudo systemctl enable mi-edge'
     chroot "$ROOTFS" systemctl is-enabled mi-edge.service
     local info=$RUN_DIR/unit.tsv user group wd timeout pre=() main=() envs=() key rest
     python3 "$REPO/deploy/guide.py" unit "$ROOTFS/etc/systemd/system/mi-edge.service" \

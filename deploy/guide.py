@@ -81,9 +81,10 @@ RULES: tuple[Rule, ...] = (
          "no Cyton and no microcontroller: the same command with BrainFlow's playback board "
          "(master Cyton) for the headset and the device emulator's pty for /dev/mi-bridge"),
     Rule(r"^sudo systemctl daemon-reload", SUBST, "service_verify",
-         "systemd is not PID 1 in a chroot: `systemd-analyze verify` checks the unit instead"),
+         "systemd is not PID 1 in a chroot (daemon-reload fails: no bus): "
+         "`systemd-analyze verify` checks the unit instead"),
     Rule(r"^sudo systemctl enable --now", SUBST, "service_run",
-         "systemd is not PID 1 in a chroot: `systemctl enable` as written, then the unit's "
+         "systemd is not PID 1 in a chroot: `systemctl enable` (offline), then the unit's "
          "ExecStartPre and ExecStart run as systemd starts them (User=, EnvironmentFile=, "
          "WorkingDirectory=), stopped with SIGTERM as by `systemctl stop`"),
     Rule(r"^journalctl ", SKIP, "", "no journald in a chroot: the script shows the output"),
