@@ -46,8 +46,10 @@ else
         *) fail "python: $pyver ($py); mi-edge needs Python 3.11" ;;
     esac
     check_import() {  # module, what it is for, FAIL or WARN when missing
-        local out
-        if out=$("$py" -c "$2" 2>&1); then ok "$1: $out"; else "$3" "$1: $(echo "$out" | tail -n 1)"; fi
+        local out err
+        err=$(mktemp)  # what a library says on stderr (e.g. onnxruntime's cpuinfo) is not the version
+        if out=$("$py" -c "$2" 2>"$err"); then ok "$1: $out"; else "$3" "$1: $(tail -n 1 "$err")"; fi
+        rm -f "$err"
     }
     check_import numpy "import numpy; print(numpy.__version__)" fail
     check_import scipy "import scipy; print(scipy.__version__)" fail

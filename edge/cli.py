@@ -22,6 +22,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import logging
+import platform
 import signal
 import sys
 import warnings
@@ -142,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{len(bundle.channels)} channels at {bundle.sfreq:g} Hz, window "
           f"{decoder.n_samples / bundle.sfreq:g} s every {args.hop:g} s -> "
           f"{', '.join(args.out)}; {_describe(config.decision, point, bundle.rest_class)}"
-          + (f"; live view at {view.url}" if view else ""),
+          + (f"; live view at {view.url}" if view else "") + f"; machine {platform.machine()}",
           file=sys.stderr, flush=True)
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
