@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import S002, S007, WINDOW
+from conftest import S002, S007, WINDOW
 
 CHEAP = ["riemann", "fgsft"]  # the candidates that need no pool and train in seconds
 
