@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import S002, S007, WINDOW
 
 CHEAP = ["riemann", "fgsft"]  # the candidates that need no pool and train in seconds
