@@ -143,7 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{len(bundle.channels)} channels at {bundle.sfreq:g} Hz, window "
           f"{decoder.n_samples / bundle.sfreq:g} s every {args.hop:g} s -> "
           f"{', '.join(args.out)}; {_describe(config.decision, point, bundle.rest_class)}"
-          + (f"; live view at {view.url}" if view else "") + f"; machine {platform.machine()}",
+          + f"; machine {platform.machine()}"
+          + (f"; live view at {view.url}" if view else ""),  # the address stays the last word
           file=sys.stderr, flush=True)
     stats = runtime.run(args.duration)
     summary = {"hops": stats.hops, "decisions": stats.decisions, "faults": stats.faults,
