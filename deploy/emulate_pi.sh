@@ -46,6 +46,9 @@ RUN_DIR=$EMU_DIR/run
 WS_CLONE=$EMU_DIR/workstation/mi-edge
 WS_HOME=$EMU_DIR/workstation/home
 HOST_PYTHON=${HOST_PYTHON:-$REPO/.venv/bin/python}
+# absolute, without resolving the venv's symlink: the workstation's commands run in another
+# directory, where a relative .venv/bin (and its mi-export) would not be found
+case $HOST_PYTHON in /*) ;; *) HOST_PYTHON=$PWD/$HOST_PYTHON ;; esac
 BRAINFLOW_SRC=${BRAINFLOW_SRC:-}
 BRAINFLOW_REF=${BRAINFLOW_REF:-5.23.0}
 BRAINFLOW_BUILD=${BRAINFLOW_BUILD:-cross}
