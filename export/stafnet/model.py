@@ -4,7 +4,7 @@
 
 Input: one preprocessed window per row, ``(B, C, T)`` float32, exactly what STFF-DA takes
 (:class:`edge.preprocessing.Preprocessing`: band-pass, scaled by the training RMS). Output:
-logits ``(B, n_classes)``; :class:`export.stffda.model.ProbabilityHead` adds the softmax for
+logits ``(B, n_classes)``; :class:`export.nets.onnx_export.ProbabilityHead` adds the softmax for
 export.
 
 Path (paper section numbers):

@@ -20,8 +20,8 @@ Data path for one window ``x`` of shape (n_channels, n_samples), already preproc
    makes them so); we use a softmax, as Bahdanau et al. [5] do. ``h_a = sum_i alpha_i h_i``.
    With attention off (the ablation), ``h_a = h_T'``, the usual CNN-LSTM read-out.
 5. **dense + softmax** (eq. 4). :meth:`STFFDANet.forward` returns logits (training uses
-   cross-entropy); :class:`ProbabilityHead` adds the softmax for export, so every exported
-   file outputs class probabilities.
+   cross-entropy); :class:`export.nets.onnx_export.ProbabilityHead` adds the softmax for
+   export, so every exported file outputs class probabilities.
 
 The LSTM can run as ``torch.nn.LSTM`` (exported to the ONNX ``LSTM`` op, which ONNX Runtime's
 dynamic quantization turns into ``DynamicQuantizeLSTM``) or unrolled into matrix products
@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["STFFDAConfig", "STFFDANet", "UnrolledLSTM", "ProbabilityHead"]
+__all__ = ["STFFDAConfig", "STFFDANet", "UnrolledLSTM"]
 
 
 @dataclass(frozen=True)
@@ -277,14 +277,3 @@ class STFFDANet(nn.Module):
         twin = STFFDANet(self.cfg, unrolled_lstm=True)
         twin.load_state_dict(self.state_dict())
         return twin.eval()
-
-
-class ProbabilityHead(nn.Module):
-    """Wrap a net so it outputs softmax probabilities (what every exported file returns)."""
-
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
