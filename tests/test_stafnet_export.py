@@ -25,6 +25,35 @@ def test_cli_choices_match_the_stafnet_config():
     assert cmd.GRAPH_MODES == GRAPH_MODES and cmd.FUSIONS == FUSIONS
 
 
+def test_cli_defaults_are_the_benchmarked_recipes():
+    """``mi-export stafnet`` trains what the README's table measured (a fixed 40 epochs at lr
+    3e-3, benchmarks/nets_accuracy.py), the other nets keep early stopping."""
+    from export.cli import build_parser
+
+    p = build_parser()
+    staf = p.parse_args(["stafnet", str(S007), "-o", "b.mibundle"])
+    assert (staf.schedule, staf.epochs, staf.lr) == ("fixed", 40, 3e-3)
+    for name in ("stffda", "eegnet"):
+        assert p.parse_args([name, str(S007), "-o", "b"]).schedule == "early-stopping"
+    assert p.parse_args(["stafnet", str(S007), "-o", "b", "--schedule",
+                         "early-stopping"]).schedule == "early-stopping"
+
+
+def test_a_fixed_schedule_holds_no_run_out():
+    """Two training runs, ``early_stopping=False``: every trial trains for ``max_epochs``."""
+    from export.data import load_epochs
+    from export.nets.eegnet import EEGNetConfig
+    from export.nets.train import TrainConfig, train
+
+    ep = load_epochs([S007], window=(WINDOW[0] - 0.25, WINDOW[1] + 0.25), runs=[4, 8])
+    cfg = EEGNetConfig(64, 320, f1=2, depth=1, f2=2)
+    fixed = train(ep, cfg, TrainConfig(max_epochs=3, early_stopping=False), band=(4.0, 40.0))
+    assert fixed.history["val_run"] is None and fixed.history["epochs"] == 3
+    early = train(ep, cfg, TrainConfig(max_epochs=3, min_epochs=1, patience=1),
+                  band=(4.0, 40.0))
+    assert early.history["val_run"] == 8
+
+
 @pytest.fixture(scope="module")
 def staf():
     """(Trained, fp32 ONNX, held-out crops, labels, centre indices, training windows)."""
