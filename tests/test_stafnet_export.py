@@ -139,6 +139,49 @@ def test_attention_and_layer_norm_survive_int8(staf):
     assert n_int(kept) < n_int(whole)
 
 
+def test_tflite_scope_maps_onnx_node_names_to_converter_names():
+    import re
+
+    from export.nets.tflite_export import tflite_scope
+
+    pat = re.compile(tflite_scope("temporal/filter"))
+    conv = "torch.nn.modules.conv.Conv1d"
+    assert pat.search(f"STAFNet_net/export.stafnet.modules.TemporalModule_temporal/{conv}_filter;1")
+    assert pat.search(f"x/M_temporal/{conv}_filter")
+    assert not pat.search(f"x/M_temporal/{conv}_filterbank;1")
+    assert not pat.search(f"x/GraphModule_graph/{conv}_filter;1")
+
+
+@pytest.mark.skipif(not HAS_LITERT, reason="needs the litert extra")
+def test_tflite_keeps_the_int8_exclusions_in_float(staf):
+    """The ops measured sensitive under ONNX int8 (``int8_exclude``) keep float weights in the
+    LiteRT int8 model too, and every other conv / dense op gets int8 weights."""
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as tfu
+
+    from export.nets.tflite_export import KEEP_FLOAT, _read, export_tflite_fp32, quantize_tflite
+
+    def weighted_ops(model: bytes) -> list[tuple[str, int]]:
+        """(output tensor name, weight dtype: 0 float32, 9 int8) of each conv / dense op."""
+        obj = _read(model)
+        sg, out = obj.subgraphs[0], []
+        for op in sg.operators:
+            code = tfu.TFL_OP_CODE_TO_NAME.get(obj.operatorCodes[op.opcodeIndex].builtinCode)
+            weight = sg.tensors[op.inputs[1]] if len(op.inputs) > 1 else None
+            constant = weight is not None and (obj.buffers[weight.buffer].data is not None or
+                                               weight.type == 9)  # a computed operand is not
+            if constant and code is not None and code.name in (
+                    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                name = sg.tensors[op.outputs[0]].name
+                out.append((name.decode() if name else "", weight.type))
+        return out
+
+    t32 = export_tflite_fp32(staf[0].net)
+    before, after = weighted_ops(t32), weighted_ops(quantize_tflite(t32))
+    keep = [name.startswith(KEEP_FLOAT) for name, _ in before]
+    assert 1 <= sum(keep) < len(keep), before
+    assert [dtype == 0 for _, dtype in after] == keep, list(zip(before, after, strict=True))
+
+
 def test_brainflow_mlmodel_runs_the_fp32_onnx(staf, tmp_path):
     """The fp32 ONNX (opset 16, IR 8) loads in BrainFlow's MLModel and gives torch's output."""
     from test_eegnet import _brainflow
