@@ -128,11 +128,9 @@ def _net_fold(method: str, tr, te, n: int, margin: int, args) -> dict:
             cfg = EEGNetConfig(len(tr.ch_names), n, kernel_size=temporal_kernel(tr.sfreq))
         m = train(tr, cfg, _tc(args), band=DEFAULT_BAND)
     else:
-        from export.stafnet.train import train_stafnet
-
-        m = train_stafnet(tr, _stafnet_cfg(tr, n, method),
-                          _tc(args, max_epochs=args.epochs, lr=args.lr), band=DEFAULT_BAND,
-                          early_stopping=False)
+        m = train(tr, _stafnet_cfg(tr, n, method),
+                  _tc(args, max_epochs=args.epochs, lr=args.lr, early_stopping=False),
+                  band=DEFAULT_BAND)
     xt = m.prep(te.X[..., margin:margin + n]).astype(np.float32)
     out = {**_score(predict_proba(m.net, xt), te.y), "epochs": m.history.get("epochs"),
            "seconds": round(time.perf_counter() - t0, 1)}
@@ -142,8 +140,7 @@ def _net_fold(method: str, tr, te, n: int, margin: int, args) -> dict:
 
 
 def _pooled(subject: str, args, ep, n: int, margin: int, cache: Cache, say: Say) -> None:
-    from export.nets.train import fit_scale, predict_proba
-    from export.stafnet.train import finetune_stafnet, train_stafnet_pooled
+    from export.nets.train import finetune, fit_scale, predict_proba, train_pooled
 
     folds = [int(r) for r in np.unique(ep.runs)]
     if all(cache.get(f"fold{r}", k) for r in folds for k in ("pooled_loso", "pooled_ft")):
@@ -154,9 +151,9 @@ def _pooled(subject: str, args, ep, n: int, margin: int, cache: Cache, say: Say)
         return
     t0 = time.perf_counter()
     eps = [_wide(s, args.crop_shift) for s in pool]
-    base = train_stafnet_pooled(eps, _stafnet_cfg(ep, n, "stafnet"),
-                                _tc(args, max_epochs=args.pool_epochs, lr=args.lr,
-                                    batch_size=32), band=DEFAULT_BAND, early_stopping=False)
+    base = train_pooled(eps, _stafnet_cfg(ep, n, "stafnet"),
+                        _tc(args, max_epochs=args.pool_epochs, lr=args.lr, batch_size=32,
+                            early_stopping=False), band=DEFAULT_BAND)
     say(f"{subject}: pooled STAFNet on {len(pool)} subjects ({' '.join(pool)}), "
         f"{time.perf_counter() - t0:.0f} s")
     for r in folds:
@@ -164,8 +161,8 @@ def _pooled(subject: str, args, ep, n: int, margin: int, cache: Cache, say: Say)
         prep = fit_scale(tr, n, *DEFAULT_BAND)
         p = predict_proba(base.net, prep(te.X[..., margin:margin + n]).astype(np.float32))
         cache.put(f"fold{r}", "pooled_loso", {**_score(p, te.y), "pool": pool})
-        ft = finetune_stafnet(base, tr, _tc(args, max_epochs=args.ft_epochs, lr=args.lr),
-                              early_stopping=False)
+        ft = finetune(base, tr, _tc(args, max_epochs=args.ft_epochs, lr=args.lr,
+                                    early_stopping=False))
         p = predict_proba(ft.net, ft.prep(te.X[..., margin:margin + n]).astype(np.float32))
         cache.put(f"fold{r}", "pooled_ft", {**_score(p, te.y), "pool": pool})
         say(f"{subject}: run {r} pooled {cache.get(f'fold{r}', 'pooled_loso')['correct']}/15,"

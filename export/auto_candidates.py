@@ -112,6 +112,8 @@ class RiemannCandidate(Candidate):
     pooled variant passes the pool's per-person trials as ``pool``."""
 
     params: dict[str, Any] = field(default_factory=dict)
+    #: the bundle's default online-adaptation horizon, s (0: off; ``mi-edge run`` overrides)
+    adapt_horizon_s: float = 0.0
 
     def describe(self) -> str:
         extra = ", ".join(f"{k}={v}" for k, v in self.params.items())
@@ -134,6 +136,7 @@ class RiemannCandidate(Candidate):
         from export.riemann import write_riemann
 
         write_riemann(bundle, self.name, model, crop(ep, self.window),
+                      adapt_horizon_s=self.adapt_horizon_s,
                       pool_subjects=[s for p in self.pool for s in p.subjects]
                       if self.needs_pool else ())
         return [self.name]
@@ -234,16 +237,19 @@ NET_CANDIDATES = ("stffda_pooled", "eegnet_pooled_ea")
 def default_candidates(window: tuple[float, float], pool: Sequence[EpochSet],
                        names: Sequence[str] | None = None, *, fgsft_grid: str = "fast",
                        jobs: int = 1, seed: int = 0,
-                       net_epochs: tuple[int, int] = (40, 20)) -> list[Candidate]:
+                       net_epochs: tuple[int, int] = (40, 20),
+                       adapt_horizon_s: float = 0.0) -> list[Candidate]:
     """The candidates named (default: every one that the data allows: pooled ones need a
-    pool)."""
+    pool); the Riemannian ones adapt online over ``adapt_horizon_s`` by default."""
     pool = list(pool)
+    h = adapt_horizon_s
     makers: dict[str, Callable[[], Candidate]] = {
-        "riemann": lambda: RiemannCandidate("riemann", window),
+        "riemann": lambda: RiemannCandidate("riemann", window, adapt_horizon_s=h),
         "riemann_fb": lambda: RiemannCandidate(
-            "riemann_fb", window, params={"bands": ((8, 12), (12, 16), (16, 24), (24, 30))}),
+            "riemann_fb", window, params={"bands": ((8, 12), (12, 16), (16, 24), (24, 30))},
+            adapt_horizon_s=h),
         "riemann_pooled": lambda: RiemannCandidate("riemann_pooled", window, pool,
-                                                   needs_pool=True),
+                                                   needs_pool=True, adapt_horizon_s=h),
         "fgsft": lambda: FGSFTCandidate("fgsft", window, grid=fgsft_grid, jobs=jobs),
         "stffda_pooled": lambda: NetPooledCandidate(
             "stffda_pooled", window, pool, net="stffda", seed=seed, pool_epochs=net_epochs[0],

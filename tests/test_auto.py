@@ -109,6 +109,22 @@ def test_winner_first_ranking_in_manifest_and_json(auto_bundle, capsys):
     assert np.mean(p.argmax(1) == test.y) > 0.6  # S007 is separable
 
 
+def test_riemann_decoders_adapt_online_by_default(auto_bundle, tmp_path, capsys):
+    """auto writes its Riemannian decoders with the runtime's online re-centering on (60 s, as
+    ``mi-export riemann``); ``--adapt-horizon 0`` writes them without."""
+    from edge.bundle import open_bundle
+    from edge.decoders import load_decoder
+
+    bundle = open_bundle(auto_bundle[0])
+    assert bundle.decoder_spec("riemann")["params"]["adapt_horizon_s"] == 60.0
+    assert load_decoder(bundle, "riemann").adapt_horizon_s == 60.0
+    out = tmp_path / "off.mibundle"
+    rc, _, err = _export(["auto", str(S007), "--runs", "4", "8", "--candidates", "riemann",
+                          "--adapt-horizon", "0", "-q", "-o", str(out)], capsys)
+    assert rc == 0, err
+    assert open_bundle(out).decoder_spec("riemann")["params"]["adapt_horizon_s"] == 0.0
+
+
 def test_ranking_never_sees_the_held_out_run(auto_bundle, tmp_path):
     """Scramble run 12 (labels permuted, EEG replaced by noise): the ranking made on runs 4
     and 8 is identical to the last digit."""

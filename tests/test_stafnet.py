@@ -40,13 +40,12 @@ def s007_wide():
 @pytest.fixture(scope="module")
 def trained(s007_wide):
     """(Trained on runs 4+8, held-out crops of run 12, their labels, trial windows, labels)."""
-    from export.nets.train import TrainConfig, epochs_to_crops
-    from export.stafnet.train import train_stafnet
+    from export.nets.train import TrainConfig, epochs_to_crops, train
 
     ep = s007_wide
     tr, te = ep.subset(ep.runs != 12), ep.subset(ep.runs == 12)
-    tc = TrainConfig(max_epochs=EPOCHS, lr=3e-3, seed=0)
-    m = train_stafnet(tr, _base(ep), tc, band=(4.0, 40.0), early_stopping=False)
+    tc = TrainConfig(max_epochs=EPOCHS, lr=3e-3, seed=0, early_stopping=False)
+    m = train(tr, _base(ep), tc, band=(4.0, 40.0))
     crops = epochs_to_crops(te, 320, m.prep, tc.crop_step)
     n = crops.crops.shape[1]
     return (m, crops.crops.reshape(-1, 64, 320), np.repeat(crops.y, n), crops.windows,

@@ -25,6 +25,35 @@ def test_cli_choices_match_the_stafnet_config():
     assert cmd.GRAPH_MODES == GRAPH_MODES and cmd.FUSIONS == FUSIONS
 
 
+def test_cli_defaults_are_the_benchmarked_recipes():
+    """``mi-export stafnet`` trains what the README's table measured (a fixed 40 epochs at lr
+    3e-3, benchmarks/nets_accuracy.py), the other nets keep early stopping."""
+    from export.cli import build_parser
+
+    p = build_parser()
+    staf = p.parse_args(["stafnet", str(S007), "-o", "b.mibundle"])
+    assert (staf.schedule, staf.epochs, staf.lr) == ("fixed", 40, 3e-3)
+    for name in ("stffda", "eegnet"):
+        assert p.parse_args([name, str(S007), "-o", "b"]).schedule == "early-stopping"
+    assert p.parse_args(["stafnet", str(S007), "-o", "b", "--schedule",
+                         "early-stopping"]).schedule == "early-stopping"
+
+
+def test_a_fixed_schedule_holds_no_run_out():
+    """Two training runs, ``early_stopping=False``: every trial trains for ``max_epochs``."""
+    from export.data import load_epochs
+    from export.nets.eegnet import EEGNetConfig
+    from export.nets.train import TrainConfig, train
+
+    ep = load_epochs([S007], window=(WINDOW[0] - 0.25, WINDOW[1] + 0.25), runs=[4, 8])
+    cfg = EEGNetConfig(64, 320, f1=2, depth=1, f2=2)
+    fixed = train(ep, cfg, TrainConfig(max_epochs=3, early_stopping=False), band=(4.0, 40.0))
+    assert fixed.history["val_run"] is None and fixed.history["epochs"] == 3
+    early = train(ep, cfg, TrainConfig(max_epochs=3, min_epochs=1, patience=1),
+                  band=(4.0, 40.0))
+    assert early.history["val_run"] == 8
+
+
 @pytest.fixture(scope="module")
 def staf():
     """(Trained, fp32 ONNX, held-out crops, labels, centre indices, training windows)."""
@@ -108,6 +137,49 @@ def test_attention_and_layer_norm_survive_int8(staf):
                    for n in onnx.load_from_string(model).graph.node)
 
     assert n_int(kept) < n_int(whole)
+
+
+def test_tflite_scope_maps_onnx_node_names_to_converter_names():
+    import re
+
+    from export.nets.tflite_export import tflite_scope
+
+    pat = re.compile(tflite_scope("temporal/filter"))
+    conv = "torch.nn.modules.conv.Conv1d"
+    assert pat.search(f"STAFNet_net/export.stafnet.modules.TemporalModule_temporal/{conv}_filter;1")
+    assert pat.search(f"x/M_temporal/{conv}_filter")
+    assert not pat.search(f"x/M_temporal/{conv}_filterbank;1")
+    assert not pat.search(f"x/GraphModule_graph/{conv}_filter;1")
+
+
+@pytest.mark.skipif(not HAS_LITERT, reason="needs the litert extra")
+def test_tflite_keeps_the_int8_exclusions_in_float(staf):
+    """The ops measured sensitive under ONNX int8 (``int8_exclude``) keep float weights in the
+    LiteRT int8 model too, and every other conv / dense op gets int8 weights."""
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as tfu
+
+    from export.nets.tflite_export import KEEP_FLOAT, _read, export_tflite_fp32, quantize_tflite
+
+    def weighted_ops(model: bytes) -> list[tuple[str, int]]:
+        """(output tensor name, weight dtype: 0 float32, 9 int8) of each conv / dense op."""
+        obj = _read(model)
+        sg, out = obj.subgraphs[0], []
+        for op in sg.operators:
+            code = tfu.TFL_OP_CODE_TO_NAME.get(obj.operatorCodes[op.opcodeIndex].builtinCode)
+            weight = sg.tensors[op.inputs[1]] if len(op.inputs) > 1 else None
+            constant = weight is not None and (obj.buffers[weight.buffer].data is not None or
+                                               weight.type == 9)  # a computed operand is not
+            if constant and code is not None and code.name in (
+                    "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+                name = sg.tensors[op.outputs[0]].name
+                out.append((name.decode() if name else "", weight.type))
+        return out
+
+    t32 = export_tflite_fp32(staf[0].net)
+    before, after = weighted_ops(t32), weighted_ops(quantize_tflite(t32))
+    keep = [name.startswith(KEEP_FLOAT) for name, _ in before]
+    assert 1 <= sum(keep) < len(keep), before
+    assert [dtype == 0 for _, dtype in after] == keep, list(zip(before, after, strict=True))
 
 
 def test_brainflow_mlmodel_runs_the_fp32_onnx(staf, tmp_path):

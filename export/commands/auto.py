@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.argtypes import finite_float, positive_float, positive_int
+from edge.argtypes import finite_float, non_negative_float, positive_float, positive_int
 from export.commands.common import add_data_args, require_trials
+from export.commands.riemann import DEFAULT_ADAPT_HORIZON
 from export.commands.signing import add_sign_key_argument
 from export.data import DataError, EpochSet, load_epochs, parse_event_map
 from export.progress import progress_printer
@@ -84,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     progress(f"loaded {len(ep.y)} trials ({per_class}), {len(ep.ch_names)} channels, "
              f"{ep.sfreq:g} Hz, runs {sorted(set(ep.runs.tolist()))}; pool: {len(pool)} recordings")
     cands = default_candidates(window, pool, args.candidates, fgsft_grid=args.grid,
-                               jobs=args.jobs, seed=args.seed, net_epochs=args.net_epochs)
+                               jobs=args.jobs, seed=args.seed, net_epochs=args.net_epochs,
+                               adapt_horizon_s=args.adapt_horizon)
     result = run_auto(ep, cands, args.output, winner_only=args.winner_only,
                       sign_key=args.sign_key, progress=progress)
     if args.json:
@@ -137,6 +139,12 @@ def add_subparser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    metavar=("POOL", "FINETUNE"),
                    help="the pooled net: at most POOL epochs on the pool (early stopping on "
                         "the pool's last run), then FINETUNE epochs on the target (40 20)")
+    p.add_argument("--adapt-horizon", type=non_negative_float, default=DEFAULT_ADAPT_HORIZON,
+                   metavar="S",
+                   help="the Riemannian decoders' default online adaptation in the runtime: "
+                        "re-center on the wearer's last S seconds of windows, no labels "
+                        f"(default {DEFAULT_ADAPT_HORIZON:g}, as mi-export riemann; 0 = off; "
+                        "mi-edge run --adapt-horizon / --no-adapt override it)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     add_sign_key_argument(p)

@@ -58,10 +58,18 @@ def add_net_parser(sub: argparse._SubParsersAction, name: str, help: str, descri
 
 
 def add_export_args(p: argparse.ArgumentParser, epochs: int = 200, patience: int = 40,
-                    lr: float = 1e-3) -> None:
-    """Training, pooling, alignment and export arguments."""
+                    lr: float = 1e-3, schedule: str = "early-stopping") -> None:
+    """Training, pooling, alignment and export arguments (the defaults are the net's
+    recipe: the one its benchmark measured)."""
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int, default=epochs, help=f"max epochs ({epochs})")
+    t.add_argument("--schedule", choices=("early-stopping", "fixed"), default=schedule,
+                   help="early-stopping: hold the last training run out, stop when its loss has "
+                        "not improved for --patience epochs, then retrain on every run for the "
+                        "epochs found; fixed: --epochs on every training run, nothing held out "
+                        f"(default {schedule})")
+    t.add_argument("--epochs", type=positive_int, default=epochs,
+                   help=f"max epochs with early stopping, the epochs of a fixed schedule "
+                        f"({epochs})")
     t.add_argument("--patience", type=positive_int, default=patience,
                    help=f"early-stopping patience ({patience})")
     t.add_argument("--lr", type=positive_float, default=lr, help=f"AdamW learning rate ({lr:g})")
@@ -152,7 +160,8 @@ def run_net(args: argparse.Namespace, make_cfg: MakeCfg) -> int:
     say = progress_printer(args.quiet)
     _check_args(args)
     tc = TrainConfig(max_epochs=args.epochs, patience=args.patience, lr=args.lr, seed=args.seed,
-                     threads=args.threads, crop_shift=args.crop_shift)
+                     threads=args.threads, crop_shift=args.crop_shift,
+                     early_stopping=args.schedule == "early-stopping")
     targets = ([_load([p], args, args.runs) for p in args.data] if args.finetune
                else [_load(args.data, args, args.runs)])
     for ep in targets:
@@ -187,9 +196,10 @@ def _print(results: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(results, default=float))
         return
     for path, r in results.items():
-        print(f"wrote {path}: {r['parameters']} parameters, {r['epochs']} epochs (val run "
-              f"{r['val_run']}, val acc "
-              f"{r['best_val_acc'] if r['best_val_acc'] is not None else float('nan'):.2f}), "
+        how = ("fixed schedule" if r["val_run"] is None else
+               f"val run {r['val_run']}, val acc "
+               f"{r['best_val_acc'] if r['best_val_acc'] is not None else float('nan'):.2f}")
+        print(f"wrote {path}: {r['parameters']} parameters, {r['epochs']} epochs ({how}), "
               f"{r['seconds']:.0f} s")
         for name, d in r["decoders"].items():
             dev = d["fp32_vs_int8"]

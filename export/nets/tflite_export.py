@@ -15,7 +15,9 @@ import contextlib
 import io
 import logging
 import os
+import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +29,12 @@ from export.nets.registry import entry_for
 
 __all__ = ["TFLITE_SCHEMES", "DEFAULT_SCHEME", "litert_available", "export_tflite_fp32",
            "quantize_tflite", "quantize_tflite_int8", "run_tflite", "strip_tensor_names",
-           "compact_flatbuffer", "SCHEME_NOTES"]
+           "compact_flatbuffer", "SCHEME_NOTES", "tflite_scope", "KEEP_FLOAT"]
 
 log = logging.getLogger(__name__)
 SIGNATURE = "serving_default"
+#: Name prefix of the tensors whose producing ops stay float under quantization.
+KEEP_FLOAT = "float"
 
 #: ai_edge_quantizer recipes offered (``static_*`` need calibration windows).
 TFLITE_SCHEMES = ("dynamic_wi8_afp32", "weight_only_wi8_afp32", "static_wi8_ai16",
@@ -68,17 +72,27 @@ def export_tflite_fp32(net: nn.Module) -> bytes:
     """Convert the eval-mode net's ``tflite_form`` (with its softmax) to an fp32 flatbuffer.
 
     Tensor names are shortened (:func:`strip_tensor_names`) but kept: the quantizer needs them.
+    The outputs of the ops of the registry's ``int8_exclude`` (the nodes measured sensitive
+    under ONNX int8) are named ``float<i>``, which :func:`quantize_tflite` keeps in float.
     Use :func:`compact_flatbuffer` for the size of a deployable fp32 file.
     """
     import litert_torch
 
     cfg = net.cfg
-    model = ProbabilityHead(entry_for(cfg).tflite_form(net)).eval()
+    entry = entry_for(cfg)
+    model = ProbabilityHead(entry.tflite_form(net)).eval()
     dummy = torch.zeros(1, cfg.n_channels, cfg.n_samples)
     with tempfile.TemporaryDirectory() as tmp, _quiet():
         path = Path(tmp, "fp32.tflite")
         litert_torch.convert(model, (dummy,)).export(str(path))
-        return strip_tensor_names(path.read_bytes())
+        return strip_tensor_names(path.read_bytes(), keep_float=entry.int8_exclude)
+
+
+def tflite_scope(onnx_name: str) -> str:
+    """The converter's tensor-name pattern of an ONNX node-name substring ``module/child``
+    (``temporal/filter`` -> ``..._temporal/torch.nn.modules.conv.Conv1d_filter;1``)."""
+    parts = [re.escape(p) for p in onnx_name.strip("/").split("/")]
+    return r"_" + r"/[^/;]*_".join(parts) + r"(;|/|$)"
 
 
 def quantize_tflite(fp32: bytes, scheme: str = DEFAULT_SCHEME,
@@ -103,6 +117,9 @@ def quantize_tflite(fp32: bytes, scheme: str = DEFAULT_SCHEME,
         src = Path(tmp, "fp32.tflite")
         src.write_bytes(fp32)
         qt = quantizer.Quantizer(str(src), getattr(recipe, scheme)())
+        # the sensitive ops, named by export_tflite_fp32 (a rule matching nothing is inert)
+        qt.update_quantization_recipe(regex=f"^{KEEP_FLOAT}[0-9]", operation_name="*",
+                                      algorithm_key="no_quantize")
         with _quiet():
             if static:
                 name = _input_name(fp32)
@@ -135,15 +152,20 @@ def _write(obj) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
 
 
-def strip_tensor_names(model: bytes) -> bytes:
-    """Replace the converter's long tensor names (module paths, ~50 kB here) by ``t<i>``.
+def strip_tensor_names(model: bytes, keep_float: Sequence[str] = ()) -> bytes:
+    """Replace the converter's long tensor names (module paths, ~50 kB here) by ``t<i>``, or by
+    ``float<i>`` where the name matches a ``keep_float`` ONNX node substring
+    (:func:`tflite_scope`).
 
     Signatures refer to tensors by index, so inputs/outputs keep working.
     """
+    patterns = [re.compile(tflite_scope(k)) for k in keep_float]
     obj = _read(model)
     for sg in obj.subgraphs:
         for i, t in enumerate(sg.tensors):
-            t.name = f"t{i}".encode()
+            name = (t.name or b"").decode(errors="replace")
+            keep = any(p.search(name) for p in patterns)
+            t.name = f"{KEEP_FLOAT if keep else 't'}{i}".encode()
     return _write(obj)
 
 

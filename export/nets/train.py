@@ -51,7 +51,12 @@ class TrainConfig:
     Attributes
     ----------
     max_epochs, patience : int
-        Early-stopping budget (epochs) on the held-out run.
+        Early-stopping budget (epochs) on the held-out run; without ``early_stopping``,
+        ``max_epochs`` is the fixed number of epochs on all the training runs.
+    early_stopping : bool
+        Hold the last training run out and stop when its loss has not improved for
+        ``patience`` epochs (then ``refit``); False trains a fixed ``max_epochs`` on every
+        training run (STAFNet's recipe: the seed paper trains a fixed number of epochs).
     batch_size : int
     lr, weight_decay : float
         AdamW.
@@ -83,6 +88,7 @@ class TrainConfig:
     min_epochs: int = 10
     seed: int = 0
     threads: int = 1
+    early_stopping: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -255,12 +261,13 @@ def _run_epochs(net: nn.Module, train: CropSet, val: CropSet | None, tc: TrainCo
 def _fit(cfg: Any, data: CropSet, tc: TrainConfig, *, init: dict | None = None,
          lr: float | None = None, progress: Progress | None = None,
          label: str = "net") -> tuple[nn.Module, dict[str, Any]]:
-    """Early stopping on the last run of ``data``, then (``tc.refit``) retrain on all of it."""
+    """Early stopping on the last run of ``data``, then (``tc.refit``) retrain on all of it;
+    with one run, or without ``tc.early_stopping``, a fixed ``tc.max_epochs`` on all of it."""
     t0 = time.perf_counter()
     lr = tc.lr if lr is None else lr
     cfg = entry_for(cfg).fit_config(cfg, data.windows)  # e.g. a data-derived adjacency
     runs = np.unique(data.runs)
-    val_run = int(runs[-1]) if len(runs) >= 2 else None
+    val_run = int(runs[-1]) if len(runs) >= 2 and tc.early_stopping else None
 
     def fresh() -> tuple[nn.Module, np.random.Generator]:
         rng_local = _seed_all(tc.seed, tc.threads)
