@@ -44,7 +44,10 @@ def test_your_own_headset_end_to_end_on_the_synthetic_board(tmp_path, capsys):
         assert np.bincount(codes).tolist() == [10, 5, 5]  # 10 rests, 5 + 5 balanced cues
         assert codes[::2].min() > 0 and not codes[1::2].any()  # cue, rest, cue, rest...
         gaps = np.diff(rec.events[:, 0]) / rec.sfreq
-        assert np.allclose(gaps[::2], 0.3, atol=0.02)  # imagery 0.1 -> 0.4 s, to a sample
+        # imagery 0.1 -> 0.4 s: the schedule to two samples (median); each marker lands when
+        # the loaded machine runs the session's thread (one came 32 ms early in CI, -n 2)
+        assert abs(np.median(gaps[::2]) - 0.3) <= 0.008, gaps[::2]
+        assert np.all(np.abs(gaps[::2] - 0.3) < 0.1), gaps[::2]
         side = json.loads((out / f"me_R0{run}.csv.json").read_text())
         assert side["board_id"] == -1 and side["marker_map"]["2"] == "T1 left_hand"
         raw = DataFilter.read_file(str(out / f"me_R0{run}.csv"))
