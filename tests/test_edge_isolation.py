@@ -39,6 +39,18 @@ def test_no_forbidden_imports_in_edge_source():
                 assert name.split(".")[0] not in FORBIDDEN, f"{py}: imports {name}"
 
 
+def test_the_runtime_does_not_import_scipy_signal():
+    """``scipy.signal`` costs ~68 MiB of RSS on import; the runtime filters with
+    :mod:`edge.filterbank` instead. Every decoder kind is registered on import of
+    ``edge.decoders`` (the rest-aware tangent gate imported ``sosfiltfilt`` and cost every
+    runtime 50 -> 118 MiB)."""
+    code = ("import sys\nimport edge.loop, edge.decoders, edge.cli, edge.cli_main, edge.replay\n"
+            "bad = [m for m in ('scipy.signal', 'torch', 'sklearn') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+
+
 def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
     path, clf, _ = s007_fast_bundle
     code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(

@@ -134,3 +134,18 @@ def test_cli_signal_check_on_the_synthetic_board(capsys):
     assert main(["signal-check", "--board", "synthetic", "--duration", "1.5",
                  "--montage", "Fz,C3,Cz,C4,-,-,-,-,-,-,-,-,-,-,-,-"]) == 0
     assert "4/4 channels good" in capsys.readouterr().out
+
+
+def test_detrend_linear_is_scipy_detrend():
+    """The runtime's quality check removes each row's least-squares line as
+    ``scipy.signal.detrend`` does, without importing ``scipy.signal``."""
+    from scipy.signal import detrend
+
+    from edge.quality import detrend_linear
+
+    rng = np.random.default_rng(0)
+    t = np.arange(125)
+    x = rng.normal(size=(8, 125)) * 20 + 3.0 * t - 400.0  # a drift and an offset
+    assert np.allclose(detrend_linear(x), detrend(x, axis=-1), rtol=0, atol=1e-9)
+    assert np.allclose(detrend_linear(x[:, :2]), detrend(x[:, :2], axis=-1), atol=1e-9)
+    assert np.allclose(detrend_linear(x[0]), detrend(x[0]), atol=1e-9)

@@ -19,9 +19,9 @@ whose spatial filters separate left from right, not imagery from rest.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import sosfiltfilt
 
 from edge.decoders.base import check_window
+from edge.filterbank import BandFilter
 
 __all__ = ["TangentGate", "covariances", "tangent_vectors", "inv_sqrt", "SHRINKAGES"]
 
@@ -105,6 +105,8 @@ class TangentGate:
         if not all(np.all(np.isfinite(a)) for a in (self.sos, self.ref_isqrt, self.coef)) \
                 or not np.isfinite(self.intercept):
             raise ValueError("tangent gate: non-finite parameters")
+        # scipy.signal.sosfiltfilt bit for bit, without importing scipy.signal (~68 MiB)
+        self._filter = BandFilter.from_sos(self.sos)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"sos": self.sos, "ref_isqrt": self.ref_isqrt, "coef": self.coef,
@@ -118,7 +120,7 @@ class TangentGate:
 
     def vectors(self, X: np.ndarray) -> np.ndarray:
         X = check_window(X, self.n_channels, self.n_samples, "tangent gate")
-        return tangent_vectors(covariances(sosfiltfilt(self.sos, X, axis=-1)), self.ref_isqrt)
+        return tangent_vectors(covariances(self._filter.zero_phase(X)), self.ref_isqrt)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         z = np.clip(self.vectors(X) @ self.coef + self.intercept, -50.0, 50.0)
