@@ -27,6 +27,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import transfer_accuracy as ta  # noqa: E402  (sets one BLAS thread before numpy work)
 
 from export.auto import rank  # noqa: E402
+from export.auto_candidates import RiemannCandidate, crop  # noqa: E402
 
 ADAPTIVE = ("riemann", "riemann_pooled")
 MODES = ("calibration", "causal", "own run")
@@ -52,10 +54,19 @@ def causal_proba(model, X: np.ndarray, horizon: float) -> np.ndarray:
     return dec.predict_proba(X)
 
 
+@dataclass
+class CausalRiemann(RiemannCandidate):
+    """A Riemannian candidate whose probabilities are the edge decoder's with adaptation on."""
+
+    horizon_trials: float = 8.0
+
+    def predict_proba(self, model, ep) -> np.ndarray:
+        return causal_proba(model, crop(ep, self.window).X, self.horizon_trials)
+
+
 def replay(model, test, horizon: float) -> dict[str, int]:
     """Correct decisions on the held-out trials (in order) under each reference mode."""
     from edge.alignment import reference_mean, whitener
-    from export.auto_candidates import crop
 
     X = crop(test, ta.WINDOW).X
     rm = model.model_
@@ -68,27 +79,22 @@ def replay(model, test, horizon: float) -> dict[str, int]:
 
 def inner_causal(s: str, test: int, method: str, data, pools, cache: ta.Cache,
                  horizon: float, grid: str) -> dict:
-    """``auto``'s inner cross-validation (:func:`export.auto.inner_folds` on the training runs)
-    with each validation run replayed as the device would run it: adaptation on."""
-    from export.auto import inner_folds
-    from export.auto_candidates import crop
+    """``auto``'s inner cross-validation (:func:`export.auto.score_candidate` on the training
+    runs) with each validation run replayed as the device would run it: adaptation on."""
+    from dataclasses import fields
+
+    from export.auto import score_candidate
 
     key = f"adaptcv{horizon:g}_{method}"
     got = cache.get(s, test, key)
     if got is not None:
         return got
     ep = data[s]
-    tr = ep.subset(ep.runs != test)
     cand = ta.candidate(method, s, pools, grid)
-    correct, loglik, n = 0, 0.0, 0
-    for fit_idx, val_idx in inner_folds(tr):
-        model = cand.fit(tr.subset(fit_idx), lambda m: None)
-        va = tr.subset(val_idx)
-        p = causal_proba(model, crop(va, ta.WINDOW).X, horizon)
-        correct += int(np.sum(p.argmax(1) == va.y))
-        loglik += float(np.sum(np.log(np.clip(p[np.arange(len(va.y)), va.y], 1e-7, 1.0))))
-        n += len(va.y)
-    row = {"cv_accuracy": correct / n, "cv_loglik": loglik / n}
+    causal = CausalRiemann(**{f.name: getattr(cand, f.name) for f in fields(cand)},
+                           horizon_trials=horizon)
+    scores = score_candidate(causal, ep.subset(ep.runs != test), lambda m: None)
+    row = {k: scores[k] for k in ("cv_accuracy", "cv_loglik")}
     cache.put(s, test, key, row)
     return row
 

@@ -65,7 +65,6 @@ class QualityConfig:
     line_freqs: tuple[float, ...] = LINE_FREQS
 
 
-
 def detrend_linear(x: np.ndarray) -> np.ndarray:
     """``scipy.signal.detrend(x, axis=-1)`` (the least-squares line removed from each row), in
     numpy: the runtime does not import ``scipy.signal`` (~68 MiB of RSS)."""
@@ -76,6 +75,7 @@ def detrend_linear(x: np.ndarray) -> np.ndarray:
     if n < 2:
         return centred
     return centred - ((centred @ t) / float(t @ t))[..., None] * t
+
 
 def line_power(window: np.ndarray, sfreq: float, freqs: tuple[float, ...] = LINE_FREQS,
                band: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:

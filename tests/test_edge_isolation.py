@@ -26,6 +26,20 @@ BLOCKER = textwrap.dedent(
 )
 
 
+def run_blocked(body: str, blocked=FORBIDDEN, timeout: float | None = None) -> str:
+    """Run ``body`` in a fresh interpreter where importing any of ``blocked`` fails (as on a
+    device without them), then check none of them was loaded; returns its stdout."""
+    code = BLOCKER.format(forbidden=set(blocked)) + textwrap.dedent(body) + textwrap.dedent(
+        f"""
+        for mod in {tuple(blocked)!r}:
+            assert mod not in sys.modules, mod
+        """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                       timeout=timeout)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r.stdout
+
+
 def test_no_forbidden_imports_in_edge_source():
     for py in (REPO / "edge").rglob("*.py"):
         tree = ast.parse(py.read_text())
@@ -44,17 +58,15 @@ def test_the_runtime_does_not_import_scipy_signal():
     :mod:`edge.filterbank` instead. Every decoder kind is registered on import of
     ``edge.decoders`` (the rest-aware tangent gate imported ``sosfiltfilt`` and cost every
     runtime 50 -> 118 MiB)."""
-    code = ("import sys\nimport edge.loop, edge.decoders, edge.cli, edge.cli_main, edge.replay\n"
-            "bad = [m for m in ('scipy.signal', 'torch', 'sklearn') if m in sys.modules]\n"
-            "assert not bad, bad\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
+    run_blocked("""
+        import edge.loop, edge.decoders, edge.cli, edge.cli_main, edge.replay
+        assert "scipy.signal" not in sys.modules
+        """)
 
 
 def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
     path, clf, _ = s007_fast_bundle
-    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
-        f"""
+    run_blocked(f"""
         import numpy as np
         from edge.bundle import open_bundle
         from edge.decoders import load_decoder
@@ -68,14 +80,7 @@ def test_edge_decodes_every_decoder_without_torch_or_sklearn(s007_fast_bundle):
             assert p.shape == (len(X), len(b.classes)), p.shape
             np.save({str(Path(path).parent / "edge_proba.npy")!r}, p)
         assert main(["check", {str(path)!r}]) == 0
-        for mod in {FORBIDDEN!r}:
-            assert mod not in sys.modules, mod
-        print("edge ok")
-        """
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
-    assert "edge ok" in r.stdout
+        """)
     import numpy as np
 
     from export.data import load_epochs
@@ -89,17 +94,12 @@ def test_check_works_before_brainflow_is_built():
     """On a Pi, BrainFlow is built from source after mi-edge is installed (deploy step 3):
     `mi-edge check` must not need it (it died with a traceback importing the board code)."""
     bundle = REPO / "tests" / "fixtures" / "demo_v0_S007_cyton.mibundle"
-    code = BLOCKER.format(forbidden={"brainflow", *FORBIDDEN}) + textwrap.dedent(
-        f"""
+    out = run_blocked(f"""
         from edge.cli import main
         rc = main(["check", {str(bundle)!r}])
-        assert "brainflow" not in sys.modules
         print("check rc", rc)
-        """
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
-    assert "check rc 0" in r.stdout
+        """, blocked=("brainflow", *FORBIDDEN))
+    assert "check rc 0" in out
 
 
 def _net_bundle(tmp_path: Path) -> tuple[Path, dict[str, object]]:
@@ -148,8 +148,7 @@ def test_edge_decodes_every_net_without_torch(tmp_path):
 
     path, torch_p = _net_bundle(tmp_path)
     out = tmp_path / "edge_nets.npz"
-    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
-        f"""
+    run_blocked(f"""
         import numpy as np
         from edge.bundle import open_bundle
         from edge.decoders import load_decoder
@@ -165,14 +164,7 @@ def test_edge_decodes_every_net_without_torch(tmp_path):
                 res[name + "@adapt"] = dec.predict_proba(X)
                 dec.reset_adaptation()
         np.savez({str(out)!r}, **res)
-        for mod in {FORBIDDEN!r}:
-            assert mod not in sys.modules, mod
-        print("edge ok", sorted(res))
-        """
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                       timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+        """, timeout=300)
     got = np.load(out)
     for net, p_torch in torch_p.items():
         names = [n for n in got.files if n.split("_")[0] == net]
@@ -195,8 +187,7 @@ def test_edge_decodes_riemann_without_sklearn_or_pyriemann(tmp_path):
     clf = RiemannClassifier(train.sfreq, bands=((8.0, 14.0), (14.0, 30.0))).fit(train.X,
                                                                                    train.y)
     path = write_riemann(tmp_path / "r.mibundle", "riemann", clf, train, adapt_horizon_s=10.0)
-    code = BLOCKER.format(forbidden=set(FORBIDDEN)) + textwrap.dedent(
-        f"""
+    run_blocked(f"""
         import numpy as np
         from edge.bundle import open_bundle
         from edge.decoders import load_decoder
@@ -210,14 +201,7 @@ def test_edge_decodes_riemann_without_sklearn_or_pyriemann(tmp_path):
         p = dec.predict_proba(np.concatenate([X] * 4))
         assert dec.adaptation[0].ready and np.all(np.isfinite(p))
         assert main(["check", {str(path)!r}]) == 0
-        for mod in {FORBIDDEN!r}:
-            assert mod not in sys.modules, mod
-        print("edge ok")
-        """
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
-    assert "edge ok" in r.stdout
+        """)
     test = load_epochs([S007], window=(0.5, 2.5), runs=[12])
     assert np.max(np.abs(np.load(tmp_path / "p.npy") - clf.predict_proba(test.X))) <= 1e-9
 
@@ -230,19 +214,14 @@ def test_edge_decodes_riemann_without_sklearn_or_pyriemann(tmp_path):
 def test_commands_without_a_board_work_without_brainflow(args):
     """Issue 18: with BrainFlow not (yet) importable, as on a Pi before deploy step 3, the help
     of every command and `mi-edge replay` (a recording, no board) still work."""
-    code = BLOCKER.format(forbidden={"brainflow", *FORBIDDEN}) + textwrap.dedent(
-        f"""
+    out = run_blocked(f"""
         from edge.cli import main
         try:
             rc = main({args!r})
         except SystemExit as exc:
             rc = exc.code
-        assert "brainflow" not in sys.modules
         print("rc", rc)
-        """
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-1] == "rc 0"
+        """, blocked=("brainflow", *FORBIDDEN))
+    assert out.splitlines()[-1] == "rc 0"
     if args[0] == "replay":
-        assert '"hits"' in r.stdout, r.stdout[-500:]
+        assert '"hits"' in out, out[-500:]
